@@ -1,0 +1,154 @@
+//! The camera's user state: everything the owner set, and everything that must survive a
+//! reboot (limits, audit). One document, saved whole and atomically by [`crate::store`].
+//!
+//! Invariant (S7, S8): the camera is initialized exactly when an enabled `admin` account
+//! with a password hash exists. Initialization writes the account and every setting in one
+//! save, so no power cut can leave "initialized with no password".
+
+use crate::limits::Limits;
+use camkey_proto::api::{AuditEntry, NetworkSettings};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Version of this document's schema.
+pub const STATE_VERSION: u32 = 1;
+/// Audit entries kept (oldest dropped first).
+pub const AUDIT_MAX: usize = 1_000;
+/// The one account that always exists once initialized.
+pub const ADMIN: &str = "admin";
+
+/// Role of an account, for the web page and ONVIF alike.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Full control.
+    Administrator,
+    /// Camera operation.
+    Operator,
+    /// Viewing only.
+    User,
+}
+
+/// One account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    /// Account name.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Disabled accounts cannot sign in (after a recovery, every account but admin).
+    pub enabled: bool,
+}
+
+/// A security question with its hashed, normalized answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredQuestion {
+    /// The question as asked.
+    pub question: String,
+    /// Argon2id of the normalized answer.
+    pub answer_hash: String,
+}
+
+/// The camera's idea of wall time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TimeState {
+    /// NTP server the owner chose.
+    pub ntp_server: Option<String>,
+    /// Offset added to the raw wall clock, ms.
+    pub offset_ms: i64,
+    /// Who last set the clock: `browser`, `ntp`, `nvr`; `None` if never set.
+    pub source: Option<String>,
+}
+
+/// Everything the owner set, and what must survive a reboot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserState {
+    /// Schema version ([`STATE_VERSION`]).
+    pub version: u32,
+    /// Incremented by every save: tells old from new.
+    pub generation: u64,
+    /// The camera's elapsed clock at the time of the save (it never goes back below this).
+    pub elapsed_at_save: u64,
+    /// Accounts; empty while uninitialized.
+    pub accounts: Vec<Account>,
+    /// The owner's recovery address; `None` keeps the factory default.
+    pub recovery_email: Option<String>,
+    /// Security questions.
+    pub questions: Vec<StoredQuestion>,
+    /// Whether the owner allows recovery by questions.
+    pub questions_enabled: bool,
+    /// Network settings.
+    pub network: NetworkSettings,
+    /// Wall-clock settings.
+    pub time: TimeState,
+    /// Rate-limit counters.
+    pub limits: Limits,
+    /// The audit log (bounded).
+    pub audit: VecDeque<AuditEntry>,
+    /// Next audit sequence number.
+    pub audit_next: u64,
+}
+
+impl Default for UserState {
+    fn default() -> Self {
+        UserState {
+            version: STATE_VERSION,
+            generation: 0,
+            elapsed_at_save: 0,
+            accounts: Vec::new(),
+            recovery_email: None,
+            questions: Vec::new(),
+            questions_enabled: true,
+            network: NetworkSettings::Dhcp,
+            time: TimeState::default(),
+            limits: Limits::default(),
+            audit: VecDeque::new(),
+            audit_next: 1,
+        }
+    }
+}
+
+impl UserState {
+    /// Whether an admin password is set.
+    pub fn initialized(&self) -> bool {
+        self.accounts
+            .iter()
+            .any(|a| a.name == ADMIN && a.enabled && !a.password_hash.is_empty())
+    }
+
+    /// The account called `name`.
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The account called `name`, to change.
+    pub fn account_mut(&mut self, name: &str) -> Option<&mut Account> {
+        self.accounts.iter_mut().find(|a| a.name == name)
+    }
+
+    /// Appends an audit entry, dropping the oldest beyond [`AUDIT_MAX`].
+    pub fn push_audit(&mut self, mut entry: AuditEntry) {
+        entry.seq = self.audit_next;
+        self.audit_next += 1;
+        self.audit.push_back(entry);
+        while self.audit.len() > AUDIT_MAX {
+            self.audit.pop_front();
+        }
+    }
+
+    /// Checks the invariants a loaded document must hold.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != STATE_VERSION {
+            return Err(format!("state version {} is not {STATE_VERSION}", self.version));
+        }
+        if self.accounts.iter().any(|a| a.password_hash.is_empty()) {
+            return Err("an account has no password".into());
+        }
+        if !self.accounts.is_empty() && !self.initialized() {
+            return Err("accounts exist but no enabled admin".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! # camkey-proto
+//!
+//! The bottom of camkey: formats, the model catalogue, key derivation and the password
+//! policy, shared by every part (camera, factory line, vendor, NVR, CLI). Nothing here does
+//! I/O: no files, no sockets, no system clock. Clocks are a trait ([`clock::Clock`]) that
+//! the parts implement.
+//!
+//! # Layout
+//! - [`catalogue`]: the camera models we ship and what each can do.
+//! - [`factory`]: a camera's read-only factory data, serial and setup-code formats.
+//! - [`keys`]: the vendor master key and the per-device key derived from it (S1).
+//! - [`clock`]: the two clocks of the design (wall and elapsed) as a trait, and a manual
+//!   clock for tests.
+//! - [`policy`]: the password and security-answer policy (S8, S3b).
+//! - [`api`]: JSON shapes of the camera's REST API shared by the camera and its clients.
+//! - [`crockford`]: Crockford base32, grouped for people to type.
+
+pub mod api;
+pub mod catalogue;
+pub mod clock;
+pub mod crockford;
+pub mod factory;
+pub mod keys;
+pub mod policy;
