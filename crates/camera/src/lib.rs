@@ -1,1 +1,28 @@
-//! wip
+//! # camkey-camera
+//!
+//! The camera part of camkey: what runs inside an IP camera (or simulates one on a PC).
+//! It reads its read-only factory identity, keeps the owner's settings in power-safe
+//! storage, and serves the web pages and REST API over HTTPS with its device certificate.
+//!
+//! # Layout
+//! - [`store`]: atomic, durable replacement of one JSON document (S7).
+//! - [`state`]: the user state that lives in that document.
+//! - [`clock`]: the camera's wall and persisted elapsed clocks (DESIGN §5).
+//! - [`limits`]: rate limits without lock-out denial of service (S4).
+//! - [`passwords`]: Argon2id hashing.
+//! - [`sessions`]: sign-in sessions in RAM.
+//! - [`core`]: initialization, sign-in, password change, audit — the domain logic.
+//! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
+//! - [`server`]: loading a factory directory and running a camera.
+
+pub mod clock;
+pub mod core;
+pub mod http;
+pub mod limits;
+pub mod passwords;
+pub mod server;
+pub mod sessions;
+pub mod state;
+pub mod store;
+
+pub use server::{Camera, CameraConfig, CameraError, Listeners, load_identity};

@@ -184,7 +184,8 @@ impl Limits {
     fn prune(&mut self, p: &Policy, now: u64) {
         self.entries
             .retain(|_, e| e.locked_until > now || e.last.saturating_add(p.forget_after_ms) > now);
-        while self.entries.len() >= p.max_entries {
+        // Room for the two entries a failure may add.
+        while self.entries.len() + 2 > p.max_entries {
             // Drop the entry idle longest; locked entries go last.
             let oldest = self
                 .entries

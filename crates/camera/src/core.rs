@@ -1,0 +1,520 @@
+//! The camera's domain core: initialization, sign-in, password change and the audit log,
+//! over the user state, the clocks and the session table. The HTTP layer only translates.
+//!
+//! Every change follows one pattern: copy the state, change the copy, save it atomically,
+//! and only then make it current, so memory never runs ahead of flash. Slow work (Argon2)
+//! runs outside the lock.
+
+use crate::clock::CameraClock;
+use crate::limits::{self, Failure, Limits, Policy, RetryAfter};
+use crate::passwords::{self, Hasher};
+use crate::sessions::{self, Sessions};
+use crate::state::{ADMIN, Account, Role, StoredQuestion, UserState};
+use crate::store::{AtomicFile, StoreError};
+use camkey_proto::api::{AuditEntry, DeviceInfo, InitRequest, NetworkSettings, ResetButtonInfo};
+use camkey_proto::clock::Clock;
+use camkey_proto::factory::FactoryData;
+use camkey_proto::policy::{self, AnswerError, Identity, PasswordError};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use subtle::ConstantTimeEq;
+
+/// File name of the user state in the data directory.
+pub const STATE_FILE: &str = "state.json";
+/// Limits scope of sign-in (and of the current password when changing it).
+pub const SCOPE_LOGIN: &str = "login";
+/// Limits scope of the label setup code.
+pub const SCOPE_INIT: &str = "init";
+/// Longest account name we look up.
+pub const MAX_USERNAME: usize = 64;
+
+/// Settings of the core.
+#[derive(Debug, Clone, Copy)]
+pub struct CoreConfig {
+    /// Network initialization is open this long after boot (S8).
+    pub init_window_ms: u64,
+    /// Rate-limit policy.
+    pub limits: Policy,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            init_window_ms: 30 * 60_000,
+            limits: Policy::default(),
+        }
+    }
+}
+
+/// What the core refuses, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Only setup is possible until an admin password is set.
+    #[error("This camera is not initialized yet: initialize it first.")]
+    NotInitialized,
+    /// A second initialization.
+    #[error("This camera is already initialized.")]
+    AlreadyInitialized,
+    /// The init window closed (S8).
+    #[error("Initialization over the network closed 30 minutes after the camera started.")]
+    InitWindowClosed,
+    /// The model needs the label's setup code.
+    #[error("This model needs the setup code printed on its label.")]
+    SetupCodeRequired,
+    /// Wrong setup code.
+    #[error("The setup code is wrong.")]
+    SetupCodeWrong,
+    /// Password policy.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// Security question policy.
+    #[error(transparent)]
+    Answers(#[from] AnswerError),
+    /// Bad recovery address.
+    #[error("The recovery e-mail address is not valid.")]
+    BadEmail,
+    /// A network or time setting that does not parse.
+    #[error("{0}")]
+    BadSetting(String),
+    /// Unknown user or wrong password (one answer for both).
+    #[error("The user name or password is wrong.")]
+    BadCredentials,
+    /// Wrong current password when changing it.
+    #[error("The current password is wrong.")]
+    WrongPassword,
+    /// Too many attempts.
+    #[error("Too many attempts.")]
+    RateLimited(RetryAfter),
+    /// Flash refused.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Who is asking: the request's source address.
+pub type Source = IpAddr;
+
+struct Inner {
+    state: UserState,
+    sessions: Sessions,
+}
+
+/// The camera's core.
+pub struct Core {
+    factory: FactoryData,
+    clock: CameraClock,
+    store: AtomicFile,
+    inner: Mutex<Inner>,
+    hasher: Hasher,
+    config: CoreConfig,
+}
+
+impl Core {
+    /// Boots the core from the data directory.
+    pub fn boot(factory: FactoryData, raw_clock: Arc<dyn Clock>, data_dir: &Path, config: CoreConfig) -> Result<Arc<Core>, CoreError> {
+        let store = AtomicFile::new(data_dir, STATE_FILE)?;
+        let state: UserState = store.load()?.unwrap_or_default();
+        state.validate().map_err(|reason| StoreError::Corrupt {
+            path: store.path().to_path_buf(),
+            reason,
+        })?;
+        let clock = CameraClock::boot(raw_clock, data_dir, state.elapsed_at_save, state.time.offset_ms)?;
+        Ok(Arc::new(Core {
+            factory,
+            clock,
+            store,
+            inner: Mutex::new(Inner {
+                state,
+                sessions: Sessions::default(),
+            }),
+            hasher: Hasher::default(),
+            config,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the last saved state in memory: keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Factory data (read-only).
+    pub fn factory(&self) -> &FactoryData {
+        &self.factory
+    }
+
+    /// The camera's clocks.
+    pub fn clock(&self) -> &CameraClock {
+        &self.clock
+    }
+
+    /// A copy of the current user state (tests, diagnostics).
+    pub fn state(&self) -> UserState {
+        self.lock().state.clone()
+    }
+
+    /// Whether the camera has an admin password.
+    pub fn initialized(&self) -> bool {
+        self.lock().state.initialized()
+    }
+
+    /// Whether network initialization is still open.
+    pub fn init_window_open(&self) -> bool {
+        self.clock.since_boot_ms() < self.config.init_window_ms
+    }
+
+    /// Minutes left in the init window (for the setup page).
+    pub fn init_window_left_ms(&self) -> u64 {
+        self.config.init_window_ms.saturating_sub(self.clock.since_boot_ms())
+    }
+
+    /// `GET /device`.
+    pub fn device_info(&self) -> DeviceInfo {
+        let m = self.factory.model_info();
+        let initialized = self.initialized();
+        DeviceInfo {
+            serial: self.factory.serial.clone(),
+            model: self.factory.model.clone(),
+            firmware: self.factory.firmware.clone(),
+            initialized,
+            reset_button: ResetButtonInfo {
+                present: m.reset_button.present,
+                location: m.reset_button.location.to_string(),
+            },
+            web_reset: m.web_reset,
+            setup_code_required: m.setup_code_required,
+            init_window_open: !initialized && self.init_window_open(),
+            mac: self.factory.mac.clone(),
+        }
+    }
+
+    fn identity(&self) -> Identity<'_> {
+        Identity {
+            username: ADMIN,
+            serial: &self.factory.serial,
+            model: &self.factory.model,
+        }
+    }
+
+    /// Checks a password against the policy for this camera.
+    pub fn check_password(&self, password: &str) -> Result<(), PasswordError> {
+        policy::check_password(password, self.identity())
+    }
+
+    fn entry(&self, st: &UserState, event: &str, user: Option<&str>, source: Option<Source>, detail: String) -> AuditEntry {
+        let wall = self.clock.wall_ms();
+        AuditEntry {
+            seq: 0,
+            elapsed_ms: self.clock.elapsed_ms(),
+            time: format_wall(wall),
+            time_trusted: st.time.source.is_some(),
+            event: event.into(),
+            user: user.map(str::to_string),
+            source: source.map(|s| s.to_string()),
+            detail,
+        }
+    }
+
+    /// Saves `next` and makes it current.
+    fn commit(&self, inner: &mut Inner, mut next: UserState) -> Result<(), StoreError> {
+        next.generation += 1;
+        next.elapsed_at_save = self.clock.elapsed_ms();
+        self.store.save(&next)?;
+        inner.state = next;
+        Ok(())
+    }
+
+    /// Adds an audit entry and saves (for events with no other change).
+    fn record(&self, inner: &mut Inner, f: impl FnOnce(&mut UserState)) -> Result<(), StoreError> {
+        let mut next = inner.state.clone();
+        f(&mut next);
+        self.commit(inner, next)
+    }
+
+    /// Writes the elapsed clock if due (called periodically).
+    pub fn tick(&self) {
+        if let Err(e) = self.clock.persist_if_due() {
+            tracing::warn!("cannot persist the elapsed clock: {e}");
+        }
+    }
+
+    /// `POST /init`.
+    pub async fn init(&self, req: InitRequest, source: Source) -> Result<(), CoreError> {
+        let src = limits::source_key(source);
+        {
+            let mut g = self.lock();
+            if g.state.initialized() {
+                return Err(CoreError::AlreadyInitialized);
+            }
+            if !self.init_window_open() {
+                return Err(CoreError::InitWindowClosed);
+            }
+            if self.factory.model_info().setup_code_required {
+                let now = self.clock.elapsed_ms();
+                let p = self.config.limits;
+                g.state
+                    .limits
+                    .check(&p, SCOPE_INIT, ADMIN, &src, now)
+                    .map_err(CoreError::RateLimited)?;
+                let typed = req.setup_code.as_deref().unwrap_or("").trim();
+                if typed.is_empty() {
+                    return Err(CoreError::SetupCodeRequired);
+                }
+                let canonical = camkey_proto::crockford::canonical(typed, 64, 4).unwrap_or_default();
+                let ok: bool = canonical.as_bytes().ct_eq(self.factory.setup_code.as_bytes()).into();
+                if !ok {
+                    let entry = self.entry(&g.state, "init_setup_code_wrong", None, Some(source), "wrong setup code".into());
+                    self.record(&mut g, |s| {
+                        if s.limits.fail(&p, SCOPE_INIT, ADMIN, &src, now) == Failure::LockedOut {
+                            // recorded in the same entry below
+                        }
+                        s.push_audit(entry);
+                    })?;
+                    return Err(CoreError::SetupCodeWrong);
+                }
+            }
+        }
+        self.check_password(&req.password)?;
+        let recovery = match req.recovery_email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(addr) if policy::check_email(addr) => Some(addr.to_string()),
+            Some(_) => return Err(CoreError::BadEmail),
+        };
+        let pairs: Vec<(String, String)> = req
+            .security_questions
+            .iter()
+            .map(|q| (q.question.trim().to_string(), q.answer.clone()))
+            .collect();
+        policy::check_questions(&pairs)?;
+        let network = req.network.clone().unwrap_or_default();
+        check_network(&network)?;
+        let time = req.time.clone().unwrap_or_default();
+        if let Some(ntp) = &time.ntp_server
+            && !valid_host(ntp)
+        {
+            return Err(CoreError::BadSetting("The NTP server must be a host name or an IP address.".into()));
+        }
+        if let Some(t) = time.set_time_ms
+            && !(1_577_836_800_000..4_102_444_800_000).contains(&t)
+        {
+            return Err(CoreError::BadSetting("The time to set must lie between 2020 and 2100.".into()));
+        }
+
+        let password_hash = self.hasher.hash(req.password.clone()).await;
+        let mut questions = Vec::new();
+        for (q, a) in &pairs {
+            questions.push(StoredQuestion {
+                question: q.clone(),
+                answer_hash: self.hasher.hash(policy::normalize_answer(a)).await,
+            });
+        }
+
+        let mut g = self.lock();
+        if g.state.initialized() {
+            return Err(CoreError::AlreadyInitialized);
+        }
+        let mut next = g.state.clone();
+        next.accounts = vec![Account {
+            name: ADMIN.into(),
+            password_hash,
+            role: Role::Administrator,
+            enabled: true,
+        }];
+        next.recovery_email = recovery;
+        next.questions = questions;
+        next.questions_enabled = true;
+        next.network = network;
+        next.time.ntp_server = time.ntp_server.filter(|s| !s.is_empty());
+        if let Some(t) = time.set_time_ms {
+            next.time.offset_ms = self.clock.offset_for(t);
+            next.time.source = Some("browser".into());
+        }
+        next.limits.clear_account(SCOPE_INIT, ADMIN);
+        let detail = format!(
+            "initialized; recovery address {}; {} security question(s)",
+            if next.recovery_email.is_some() { "set by the owner" } else { "left at the factory default" },
+            next.questions.len()
+        );
+        let entry = self.entry(&next, "initialized", Some(ADMIN), Some(source), detail);
+        next.push_audit(entry);
+        let offset = next.time.offset_ms;
+        self.commit(&mut g, next)?;
+        self.clock.set_wall_offset(offset);
+        Ok(())
+    }
+
+    /// Verifies `user`'s password with the limits of S4; on success returns the account.
+    async fn verify_password(&self, user: &str, password: &str, source: Source, event: &str) -> Result<String, CoreError> {
+        let src = limits::source_key(source);
+        let p = self.config.limits;
+        let (key, hash, outcome) = {
+            let mut g = self.lock();
+            if !g.state.initialized() {
+                return Err(CoreError::NotInitialized);
+            }
+            let account = (user.len() <= MAX_USERNAME)
+                .then(|| g.state.account(user))
+                .flatten()
+                .filter(|a| a.enabled);
+            // Unknown names share one bucket so that they cannot grow the table.
+            let key = account.map(|a| a.name.clone()).unwrap_or_else(|| "?unknown".into());
+            let hash = account.map(|a| a.password_hash.clone());
+            let now = self.clock.elapsed_ms();
+            g.state
+                .limits
+                .check(&p, SCOPE_LOGIN, &key, &src, now)
+                .map_err(CoreError::RateLimited)?;
+            // Counted as a failure until proven otherwise, so parallel guesses see it.
+            let outcome = g.state.limits.fail(&p, SCOPE_LOGIN, &key, &src, now);
+            (key, hash, outcome)
+        };
+        let ok = self
+            .hasher
+            .verify(password.to_string(), hash.clone().unwrap_or_else(|| passwords::dummy_hash().to_string()))
+            .await
+            && hash.is_some();
+        let mut g = self.lock();
+        if ok {
+            g.state.limits.succeed(SCOPE_LOGIN, &key, &src);
+            return Ok(key);
+        }
+        let shown = if user.len() <= MAX_USERNAME { user } else { "(too long)" };
+        let e1 = self.entry(&g.state, event, Some(shown), Some(source), "wrong user name or password".into());
+        let e2 = (outcome == Failure::LockedOut).then(|| {
+            self.entry(&g.state, "locked_out", Some(shown), Some(source), format!("{} failed attempts: this source is locked out for {} minutes", p.per_source_max, p.per_source_lock_ms / 60_000))
+        });
+        // The provisional failure is already in memory; this saves it with the entries.
+        self.record(&mut g, |s| {
+            s.push_audit(e1);
+            if let Some(e2) = e2 {
+                s.push_audit(e2);
+            }
+        })?;
+        Err(CoreError::BadCredentials)
+    }
+
+    /// `POST /login`: returns a session token.
+    pub async fn login(&self, user: &str, password: &str, source: Source) -> Result<String, CoreError> {
+        let account = self.verify_password(user, password, source, "login_failed").await?;
+        let mut g = self.lock();
+        let token = g.sessions.open(&account, self.clock.elapsed_ms());
+        let entry = self.entry(&g.state, "login", Some(&account), Some(source), "signed in".into());
+        self.record(&mut g, |s| s.push_audit(entry))?;
+        Ok(token)
+    }
+
+    /// The account of a live session.
+    pub fn session(&self, token: &str) -> Option<String> {
+        self.lock().sessions.touch(token, self.clock.elapsed_ms())
+    }
+
+    /// Ends a session.
+    pub fn logout(&self, token: &str) {
+        self.lock().sessions.close(token);
+    }
+
+    /// Seconds a session lives unused.
+    pub fn session_idle_secs(&self) -> u64 {
+        sessions::IDLE_MS / 1000
+    }
+
+    /// `POST /password`: checks the current password, sets the new one, ends every session
+    /// of the account.
+    pub async fn change_password(&self, user: &str, old: &str, new: &str, source: Source) -> Result<(), CoreError> {
+        self.check_password(new)?;
+        match self.verify_password(user, old, source, "password_change_failed").await {
+            Ok(_) => {}
+            Err(CoreError::BadCredentials) => return Err(CoreError::WrongPassword),
+            Err(e) => return Err(e),
+        }
+        let hash = self.hasher.hash(new.to_string()).await;
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        match next.account_mut(user) {
+            Some(a) => a.password_hash = hash,
+            None => return Err(CoreError::BadCredentials),
+        }
+        let entry = self.entry(&next, "password_changed", Some(user), Some(source), "password changed; every session ended".into());
+        next.push_audit(entry);
+        self.commit(&mut g, next)?;
+        g.sessions.revoke_user(user);
+        Ok(())
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        self.lock().state.audit.iter().cloned().collect()
+    }
+
+    /// The rate-limit table (diagnostics).
+    pub fn limits(&self) -> Limits {
+        self.lock().state.limits.clone()
+    }
+}
+
+/// Formats Unix ms as RFC 3339 (UTC).
+pub fn format_wall(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn valid_host(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && (s.parse::<IpAddr>().is_ok()
+            || s.split('.').all(|l| {
+                !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-')
+            }))
+}
+
+fn check_network(n: &NetworkSettings) -> Result<(), CoreError> {
+    let NetworkSettings::Static { address, gateway, dns } = n else {
+        return Ok(());
+    };
+    let bad = |m: &str| Err(CoreError::BadSetting(m.into()));
+    let Some((ip, prefix)) = address.split_once('/') else {
+        return bad("A static address needs a prefix length, e.g. 192.168.1.20/24.");
+    };
+    let (Ok(ip), Ok(prefix)) = (ip.parse::<std::net::Ipv4Addr>(), prefix.parse::<u8>()) else {
+        return bad("The static address must be an IPv4 address with a prefix, e.g. 192.168.1.20/24.");
+    };
+    if !(1..=30).contains(&prefix) || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+        return bad("The static address or its prefix length is not usable for a camera.");
+    }
+    let Ok(gw) = gateway.parse::<std::net::Ipv4Addr>() else {
+        return bad("The gateway must be an IPv4 address.");
+    };
+    let mask = u32::MAX << (32 - prefix);
+    if u32::from(gw) & mask != u32::from(ip) & mask {
+        return bad("The gateway must be in the same network as the address.");
+    }
+    if let Some(d) = dns
+        && !d.is_empty()
+        && d.parse::<IpAddr>().is_err()
+    {
+        return bad("The DNS server must be an IP address.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_checks() {
+        let s = |a: &str, g: &str| NetworkSettings::Static { address: a.into(), gateway: g.into(), dns: None };
+        assert!(check_network(&NetworkSettings::Dhcp).is_ok());
+        assert!(check_network(&s("192.168.1.20/24", "192.168.1.1")).is_ok());
+        assert!(check_network(&s("192.168.1.20", "192.168.1.1")).is_err());
+        assert!(check_network(&s("192.168.1.20/24", "10.0.0.1")).is_err());
+        assert!(check_network(&s("banana/24", "192.168.1.1")).is_err());
+        assert!(valid_host("pool.ntp.org") && valid_host("10.0.0.1") && !valid_host("a b") && !valid_host(""));
+    }
+
+    #[test]
+    fn wall_format() {
+        assert_eq!(format_wall(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,223 @@
+//! One error type for the HTTP layer: every refusal becomes `{"error": {"code", "message"}}`
+//! with the right status (and `Retry-After` on 429), or the same words on an HTML page.
+//! Messages say what to do next, in plain words; internal causes are logged, not shown.
+
+use crate::core::CoreError;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use camkey_proto::api::{ErrorBody, ErrorDetail};
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// What to do next.
+    pub message: String,
+    /// Seconds to wait, for 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 403: the camera must be initialized first.
+    pub fn not_initialized() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "not_initialized",
+            "This camera is not initialized yet: initialize this camera first. Open its web page and follow the setup guide (or run `camkey init`) to choose an admin password.",
+        )
+    }
+
+    /// 401: no live session.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Sign in first: your session has ended or was never started.",
+        )
+    }
+
+    /// 403: a request from another site.
+    pub fn cross_site() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "This request came from another web site and was refused. Open the camera's own page and try again.",
+        )
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address on the camera.")
+    }
+
+    /// 500 with the cause logged, not shown.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "The camera could not complete this. Nothing was changed; try again, and if it keeps failing, restart the camera.",
+        )
+    }
+}
+
+/// "in 5 minutes", "in 40 seconds".
+pub fn wait_words(secs: u64) -> String {
+    if secs >= 120 {
+        format!("in {} minutes", secs.div_ceil(60))
+    } else if secs > 60 {
+        "in 2 minutes".into()
+    } else {
+        format!("in {secs} seconds")
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            CoreError::NotInitialized => ApiError::not_initialized(),
+            CoreError::AlreadyInitialized => ApiError::new(
+                S::CONFLICT,
+                "already_initialized",
+                "This camera is already initialized. Sign in with its admin password; if you forgot it, use \"Forgot password?\" on the sign-in page.",
+            ),
+            CoreError::InitWindowClosed => ApiError::new(
+                S::FORBIDDEN,
+                "init_window_closed",
+                "Setup over the network closes 30 minutes after the camera starts, so that strangers cannot take it over. Power the camera off and on (unplug and replug its network cable), then finish setup within 30 minutes.",
+            ),
+            CoreError::SetupCodeRequired => ApiError::new(
+                S::FORBIDDEN,
+                "setup_code_required",
+                "This model needs the setup code printed on its label (8 letters and digits, like ABCD-2345). Enter it to continue.",
+            ),
+            CoreError::SetupCodeWrong => ApiError::new(
+                S::FORBIDDEN,
+                "setup_code_wrong",
+                "The setup code does not match this camera's label. Read it again from the label on the camera or its box; the letters O and I count as 0 and 1.",
+            ),
+            CoreError::Password(p) => ApiError::new(S::BAD_REQUEST, p.code(), p.to_string()),
+            CoreError::Answers(a) => ApiError::new(S::BAD_REQUEST, "security_questions", a.to_string()),
+            CoreError::BadEmail => ApiError::new(
+                S::BAD_REQUEST,
+                "recovery_email_invalid",
+                "The recovery e-mail address is not valid. Enter an address like name@example.com, or leave it empty to keep the vendor's support desk.",
+            ),
+            CoreError::BadSetting(m) => ApiError::new(S::BAD_REQUEST, "setting_invalid", m),
+            CoreError::BadCredentials => ApiError::new(
+                S::UNAUTHORIZED,
+                "bad_credentials",
+                "The user name or password is wrong. Check Caps Lock and try again.",
+            ),
+            CoreError::WrongPassword => ApiError::new(
+                S::FORBIDDEN,
+                "wrong_password",
+                "The current password is wrong. Type it again; nothing was changed.",
+            ),
+            CoreError::RateLimited(r) => ApiError {
+                retry_after: Some(r.secs()),
+                ..ApiError::new(
+                    S::TOO_MANY_REQUESTS,
+                    if r.locked { "locked_out" } else { "slow_down" },
+                    if r.locked {
+                        format!(
+                            "Too many wrong attempts from your address. Try again {}.",
+                            wait_words(r.secs())
+                        )
+                    } else {
+                        format!(
+                            "Too many wrong attempts on this account. Try again {}.",
+                            wait_words(r.secs())
+                        )
+                    },
+                )
+            },
+            CoreError::Store(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        use StatusCode as S;
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON with the header Content-Type: application/json.",
+            ),
+            JsonRejection::JsonSyntaxError(_) => ApiError::new(
+                S::BAD_REQUEST,
+                "malformed_json",
+                "The request body is not valid JSON (or not UTF-8). Nothing was changed.",
+            ),
+            JsonRejection::JsonDataError(e) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("The request does not have the expected fields: {}", short(&e.body_text())),
+            ),
+            JsonRejection::BytesRejection(_) => too_large(),
+            other => ApiError::new(other.status(), "bad_request", "The request could not be read. Nothing was changed."),
+        }
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(r: FormRejection) -> Self {
+        match r {
+            FormRejection::BytesRejection(_) => too_large(),
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_form",
+                "The form could not be read. Reload the page and try again.",
+            ),
+        }
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        "The request is too large for the camera. Nothing was changed.",
+    )
+}
+
+/// Keeps serde's explanation short (it may quote the input).
+fn short(s: &str) -> String {
+    let s = s.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+    s.chars().take(160).collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.into(),
+                message: self.message,
+            },
+        };
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}

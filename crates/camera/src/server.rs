@@ -1,0 +1,187 @@
+//! Running a camera: load the factory directory, boot the core, serve HTTPS (and the
+//! redirecting plain HTTP) until told to stop.
+
+use crate::core::{Core, CoreConfig, CoreError};
+use crate::http;
+use axum_server::tls_rustls::RustlsConfig;
+use camkey_proto::clock::Clock;
+use camkey_proto::factory::{CERT_FILE, FACTORY_FILE, FactoryData, TLS_KEY_FILE};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Why a camera could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CameraError {
+    /// The factory directory is missing or damaged.
+    #[error("factory data in {dir}: {reason}")]
+    Factory {
+        /// Directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// TLS set-up failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The core refused to boot (e.g. unreadable state).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A camera's identity as read from its factory directory.
+pub struct Identity {
+    /// The factory document.
+    pub factory: FactoryData,
+    /// The TLS configuration with the device certificate.
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+/// Reads a factory directory.
+pub fn load_identity(dir: &Path) -> Result<Identity, CameraError> {
+    let err = |reason: String| CameraError::Factory {
+        dir: dir.to_path_buf(),
+        reason,
+    };
+    let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| err(format!("{name}: {e}")));
+    let factory = FactoryData::from_json(&read(FACTORY_FILE)?).map_err(|e| err(e.to_string()))?;
+    let chain: Vec<_> = rustls_pemfile::certs(&mut read(CERT_FILE)?.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(format!("{CERT_FILE}: {e}")))?;
+    let key = rustls_pemfile::private_key(&mut read(TLS_KEY_FILE)?.as_slice())
+        .map_err(|e| err(format!("{TLS_KEY_FILE}: {e}")))?
+        .ok_or_else(|| err(format!("{TLS_KEY_FILE}: no private key")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CameraError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| CameraError::Tls(e.to_string()))?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Identity {
+        factory,
+        tls: Arc::new(tls),
+    })
+}
+
+/// How to run one camera.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    /// The read-only factory directory.
+    pub factory_dir: PathBuf,
+    /// The writable data directory ("flash").
+    pub data_dir: PathBuf,
+    /// The camera's own HTTPS base address (redirects go here, never to a Host header).
+    pub https_base: String,
+    /// Core settings.
+    pub core: CoreConfig,
+}
+
+/// The sockets a camera serves on, bound by the caller (port 0 in tests).
+pub struct Listeners {
+    /// HTTPS: web pages and API.
+    pub https: std::net::TcpListener,
+    /// Plain HTTP: redirects only.
+    pub http: Option<std::net::TcpListener>,
+}
+
+/// A running camera.
+pub struct Camera {
+    core: Arc<Core>,
+    https_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Camera {
+    /// Boots a camera and starts serving.
+    pub async fn start(config: CameraConfig, listeners: Listeners, clock: Arc<dyn Clock>) -> Result<Camera, CameraError> {
+        let id = load_identity(&config.factory_dir)?;
+        let core = Core::boot(id.factory, clock, &config.data_dir, config.core)?;
+        let https_addr = listeners.https.local_addr()?;
+        listeners.https.set_nonblocking(true)?;
+
+        let handle = axum_server::Handle::new();
+        let mut server = axum_server::from_tcp_rustls(listeners.https, RustlsConfig::from_config(id.tls));
+        // A client that trickles its headers is dropped (slow-loris).
+        server
+            .http_builder()
+            .http1()
+            .timer(hyper_util_timer())
+            .header_read_timeout(Duration::from_secs(10));
+        let app = http::app(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let https = tokio::spawn(server.handle(handle.clone()).serve(app));
+
+        let (plain_stop_tx, plain_stop_rx) = oneshot::channel::<()>();
+        let plain = match listeners.http {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let l = tokio::net::TcpListener::from_std(l)?;
+                let app = http::plain::app(config.https_base.clone());
+                Some(tokio::spawn(async move {
+                    let _ = axum::serve(l, app)
+                        .with_graceful_shutdown(async {
+                            let _ = plain_stop_rx.await;
+                        })
+                        .await;
+                }))
+            }
+            None => None,
+        };
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let tick_core = core.clone();
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => tick_core.tick(),
+                    _ = &mut stopped => break,
+                }
+            }
+            handle.graceful_shutdown(Some(Duration::from_secs(3)));
+            let _ = plain_stop_tx.send(());
+            let _ = https.await;
+            if let Some(p) = plain {
+                let _ = p.await;
+            }
+            tick_core.tick();
+        });
+        Ok(Camera {
+            core,
+            https_addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The camera's core (the lab and tests look inside).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Where HTTPS is served.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// Stops serving and waits until every listener is closed.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+fn hyper_util_timer() -> hyper_util::rt::TokioTimer {
+    hyper_util::rt::TokioTimer::new()
+}
