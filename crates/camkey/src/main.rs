@@ -1,1 +1,282 @@
-fn main(){}
+//! `camkey`: one binary for every part of camkey. This file only parses arguments, sets up
+//! logging and hands over to the crates; errors become messages and exit codes:
+//! 0 success, 1 failure, 2 bad usage.
+//!
+//! Cargo features decide which parts are in: the default build has everything; the
+//! camera-only build (`--no-default-features`) has only `camkey camera`.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "camkey", version, about = "The credential lifecycle of IP cameras: no master password, no back door.")]
+struct Cli {
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one camera from its factory directory.
+    Camera(CameraArgs),
+    /// Make a vendor key set: master key, device CA, firmware signing key.
+    #[cfg(feature = "factory")]
+    Keygen(KeygenArgs),
+    /// Write a camera's read-only factory data.
+    #[cfg(feature = "factory")]
+    Provision(ProvisionArgs),
+    /// Run the whole system on loopback.
+    #[cfg(feature = "lab")]
+    Lab(LabArgs),
+}
+
+#[derive(clap::Args)]
+struct CameraArgs {
+    /// The camera's read-only factory directory.
+    #[arg(long)]
+    factory: PathBuf,
+    /// The camera's writable data directory (its flash).
+    #[arg(long)]
+    data: PathBuf,
+    /// HTTPS listen address.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    https: SocketAddr,
+    /// Plain-HTTP listen address (redirects only); "none" to disable.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: String,
+    /// The camera's own HTTPS address for redirects (default: from --https).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Minutes after start-up during which network initialization is open.
+    #[arg(long, default_value_t = 30)]
+    init_window_minutes: u64,
+}
+
+#[cfg(feature = "factory")]
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Directory to write the key set into.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Version of the new master key.
+    #[arg(long, default_value_t = 1)]
+    key_version: u32,
+    /// The vendor's automated reset address.
+    #[arg(long)]
+    reset_address: Option<String>,
+    /// The vendor's reset page.
+    #[arg(long)]
+    reset_page_url: Option<String>,
+    /// The support desk's address (cameras' default recovery address).
+    #[arg(long)]
+    support_address: Option<String>,
+}
+
+#[cfg(feature = "factory")]
+#[derive(clap::Args)]
+struct ProvisionArgs {
+    /// The master key file (the device CA and firmware key sit beside it).
+    #[arg(long)]
+    master_key: PathBuf,
+    /// Model, from the catalogue.
+    #[arg(long)]
+    model: String,
+    /// Serial number.
+    #[arg(long)]
+    serial: String,
+    /// The camera's factory directory to write.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Extra DNS names or IP addresses for the device certificate.
+    #[arg(long = "name")]
+    names: Vec<String>,
+}
+
+#[cfg(feature = "lab")]
+#[derive(clap::Args)]
+struct LabArgs {
+    /// The lab directory (created; resumed when it exists).
+    #[arg(long, default_value = "lab")]
+    dir: PathBuf,
+    /// Divides every hardware delay (boot, button hold).
+    #[arg(long, default_value_t = 10)]
+    time_scale: u32,
+    /// Cameras added to the catalogue set.
+    #[arg(long, default_value_t = 0)]
+    cameras: u32,
+    /// Send every outbound mail to this SMTP server (smtp://HOST:PORT).
+    #[arg(long)]
+    relay: Option<String>,
+    /// Address every lab listener binds to.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    if let Err(e) = run(cli) {
+        if json {
+            println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+        } else {
+            eprintln!("camkey: {e:#}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Camera(a) => camera(a),
+        #[cfg(feature = "factory")]
+        Command::Keygen(a) => keygen(a, cli.json),
+        #[cfg(feature = "factory")]
+        Command::Provision(a) => provision(a, cli.json),
+        #[cfg(feature = "lab")]
+        Command::Lab(a) => lab(a),
+    }
+}
+
+fn camera(a: CameraArgs) -> Result<()> {
+    let https = std::net::TcpListener::bind(a.https).with_context(|| format!("binding {}", a.https))?;
+    let http = match a.http.as_str() {
+        "none" => None,
+        addr => Some(std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?),
+    };
+    let https_base = a
+        .public_url
+        .unwrap_or_else(|| format!("https://{}", a.https))
+        .trim_end_matches('/')
+        .to_string();
+    let config = camkey_camera::CameraConfig {
+        factory_dir: a.factory,
+        data_dir: a.data,
+        https_base: https_base.clone(),
+        core: camkey_camera::core::CoreConfig {
+            init_window_ms: a.init_window_minutes.saturating_mul(60_000),
+            ..Default::default()
+        },
+    };
+    runtime()?.block_on(async move {
+        let cam = camkey_camera::Camera::start(
+            config,
+            camkey_camera::Listeners { https, http },
+            Arc::new(camkey_camera::clock::SystemClock::default()),
+        )
+        .await?;
+        let d = cam.core().device_info();
+        tracing::info!(serial = %d.serial, model = %d.model, initialized = d.initialized, "camera serving on {https_base}/");
+        shutdown_signal().await;
+        cam.stop().await;
+        Ok(())
+    })
+}
+
+#[cfg(feature = "factory")]
+fn keygen(a: KeygenArgs, json: bool) -> Result<()> {
+    let mut profile = camkey_factory::VendorProfile::default();
+    if let Some(v) = a.reset_address {
+        profile.reset_address = v;
+    }
+    if let Some(v) = a.reset_page_url {
+        profile.reset_page_url = v;
+    }
+    if let Some(v) = a.support_address {
+        profile.support_address = v;
+    }
+    let keys = camkey_factory::VendorKeys::generate(&a.dir, a.key_version, &profile)?;
+    let master = keys.path(camkey_factory::files::MASTER_KEY);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "master_key": master, "key_version": a.key_version,
+                "device_ca": keys.path(camkey_factory::files::DEVICE_CA),
+                "firmware_key": keys.path(camkey_factory::files::FIRMWARE_KEY),
+                "firmware_public_key": keys.firmware_public_key()?,
+            })
+        );
+    } else {
+        println!("vendor keys (master key version {}) written to {}", a.key_version, a.dir.display());
+        println!("keep {} secret: it exists only on the factory line and in the signer", master.display());
+    }
+    Ok(())
+}
+
+#[cfg(feature = "factory")]
+fn provision(a: ProvisionArgs, json: bool) -> Result<()> {
+    let keys = camkey_factory::VendorKeys::open(&a.master_key)?;
+    let req = camkey_factory::ProvisionRequest {
+        model: &a.model,
+        serial: &a.serial,
+        extra_names: a.names,
+    };
+    let data = camkey_factory::provision(&keys, &req, &a.dir)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "serial": data.serial, "model": data.model, "mac": data.mac,
+                "firmware": data.firmware, "key_version": data.device_key.version(),
+                "setup_code": data.setup_code, "dir": a.dir,
+            })
+        );
+    } else {
+        println!("provisioned {} {} into {}", data.model, data.serial, a.dir.display());
+        println!("label: serial {}  MAC {}  setup code {}", data.serial, data.mac, data.setup_code);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "lab")]
+fn lab(a: LabArgs) -> Result<()> {
+    let opts = camkey_lab::LabOptions {
+        dir: a.dir,
+        time_scale: a.time_scale,
+        extra_cameras: a.cameras,
+        relay: a.relay,
+        bind: a.bind,
+    };
+    runtime()?.block_on(camkey_lab::run(opts, shutdown_signal()))?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `lab.json` (DESIGN §4) and the lab's home page, which shows the same map for people.
+
+use crate::plan::LabPlan;
+use crate::{LabError, LabOptions, https_base};
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use camkey_camera::store::AtomicFile;
+use camkey_factory::{VendorKeys, files};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// One camera in `lab.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CameraEntry {
+    /// Serial.
+    pub serial: String,
+    /// Model.
+    pub model: String,
+    /// Web UI.
+    pub url: String,
+    /// REST base URL.
+    pub api: String,
+    /// Plain-HTTP address (redirects to `url`).
+    pub http: String,
+    /// Simulated hardware control base URL (null until the hardware simulation exists).
+    pub hardware: Option<String>,
+    /// ONVIF device service URL (null until ONVIF exists).
+    pub onvif: Option<String>,
+    /// Serial console pty (null until the console exists).
+    pub serial_console: Option<String>,
+    /// NVR PoE port (null: not on the NVR).
+    pub poe_port: Option<u16>,
+    /// The label's setup code.
+    pub setup_code: String,
+    /// Factory directory (read-only identity).
+    pub factory_dir: String,
+    /// Data directory (the camera's flash).
+    pub data_dir: String,
+}
+
+/// `lab.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// The lab's home page.
+    pub url: String,
+    /// Cameras.
+    pub cameras: Vec<CameraEntry>,
+    /// The vendor service (left out until it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<serde_json::Value>,
+    /// The lab's mail catcher (left out until it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<serde_json::Value>,
+    /// The NVR (left out until it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvr: Option<serde_json::Value>,
+    /// The lab vendor's firmware signing key.
+    pub firmware_key: String,
+    /// The lab's device CA certificate.
+    pub device_ca: String,
+    /// Options the lab runs with.
+    pub time_scale: u32,
+    /// SMTP relay, if given.
+    pub relay: Option<String>,
+}
+
+impl Manifest {
+    /// Builds the manifest of a bound lab.
+    pub fn build(opts: &LabOptions, plan: &LabPlan, keys: &VendorKeys, setup_codes: &[String]) -> Manifest {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+        let cameras = plan
+            .cameras
+            .iter()
+            .zip(setup_codes)
+            .map(|(c, code)| {
+                let base = https_base(opts.bind, c.https_port);
+                CameraEntry {
+                    serial: c.serial.clone(),
+                    model: c.model.clone(),
+                    url: format!("{base}/"),
+                    api: format!("{base}/api"),
+                    http: format!("http://{}/", SocketAddr::new(opts.bind, c.http_port)),
+                    hardware: None,
+                    onvif: None,
+                    serial_console: None,
+                    poe_port: None,
+                    setup_code: code.clone(),
+                    factory_dir: abs(&opts.dir.join(&c.dir).join("factory")),
+                    data_dir: abs(&opts.dir.join(&c.dir).join("flash")),
+                }
+            })
+            .collect();
+        Manifest {
+            url: format!("http://{}/", SocketAddr::new(opts.bind, plan.home_port)),
+            cameras,
+            vendor: None,
+            inbox: None,
+            nvr: None,
+            firmware_key: abs(&keys.path(files::FIRMWARE_KEY)),
+            device_ca: abs(&keys.path(files::DEVICE_CA)),
+            time_scale: opts.time_scale,
+            relay: opts.relay.clone(),
+        }
+    }
+
+    /// Writes `lab.json` atomically (readers never see half a file).
+    pub fn write(&self, dir: &Path) -> Result<(), LabError> {
+        AtomicFile::new(dir, "lab.json")
+            .and_then(|f| f.save(self))
+            .map_err(|e| LabError::Plan(e.to_string()))
+    }
+
+    /// The table printed at start.
+    pub fn table(&self) -> String {
+        let mut out = format!("camkey lab: {}\n\n", self.url);
+        out.push_str(&format!("{:<20} {:<10} {:<32} {}\n", "camera", "model", "web page", "setup code"));
+        for c in &self.cameras {
+            out.push_str(&format!("{:<20} {:<10} {:<32} {}\n", c.serial, c.model, c.url, c.setup_code));
+        }
+        out
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    m: &'a Manifest,
+}
+
+/// The lab's home page and `GET /lab.json`.
+pub fn home_app(m: Manifest) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/lab.json", get(|State(m): State<Manifest>| async move { axum::Json(m) }))
+        .with_state(m)
+}
+
+async fn home(State(m): State<Manifest>) -> Response {
+    match (HomePage { m: &m }).render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
