@@ -28,7 +28,9 @@ pub struct SystemClock {
 
 impl Default for SystemClock {
     fn default() -> Self {
-        SystemClock { boot: Instant::now() }
+        SystemClock {
+            boot: Instant::now(),
+        }
     }
 }
 
@@ -65,7 +67,12 @@ pub struct CameraClock {
 impl CameraClock {
     /// Boots the clock from the data directory; `floor` is the elapsed time recorded in the
     /// user state, which the clock never goes below.
-    pub fn boot(raw: Arc<dyn Clock>, data_dir: &Path, floor: u64, wall_offset: i64) -> Result<Self, StoreError> {
+    pub fn boot(
+        raw: Arc<dyn Clock>,
+        data_dir: &Path,
+        floor: u64,
+        wall_offset: i64,
+    ) -> Result<Self, StoreError> {
         let file = AtomicFile::new(data_dir, FILE)?;
         let saved = match file.load::<Saved>() {
             Ok(s) => s.map(|s| s.elapsed_ms).unwrap_or(0),
@@ -74,7 +81,11 @@ impl CameraClock {
             Err(_) => 0,
         };
         let start = saved.max(floor);
-        let base = if start == 0 { 0 } else { start + PERSIST_EVERY_MS };
+        let base = if start == 0 {
+            0
+        } else {
+            start + PERSIST_EVERY_MS
+        };
         let clock = CameraClock {
             raw_at_boot: raw.elapsed_ms(),
             raw,
@@ -99,7 +110,9 @@ impl CameraClock {
 
     /// The camera's wall time, Unix ms.
     pub fn wall_ms(&self) -> i64 {
-        self.raw.wall_ms().saturating_add(self.wall_offset.load(Ordering::SeqCst))
+        self.raw
+            .wall_ms()
+            .saturating_add(self.wall_offset.load(Ordering::SeqCst))
     }
 
     /// The offset that makes the wall clock read `wall_ms` now.
@@ -147,7 +160,8 @@ mod tests {
         let c2 = CameraClock::boot(Arc::new(raw2.clone()), dir.path(), 0, 0).unwrap();
         assert!(c2.elapsed_ms() >= 30_000, "{}", c2.elapsed_ms());
         // The state's floor wins when it is later.
-        let c3 = CameraClock::boot(Arc::new(ManualClock::new(0)), dir.path(), 1_000_000, 0).unwrap();
+        let c3 =
+            CameraClock::boot(Arc::new(ManualClock::new(0)), dir.path(), 1_000_000, 0).unwrap();
         assert!(c3.elapsed_ms() >= 1_000_000);
     }
 

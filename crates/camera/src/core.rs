@@ -111,14 +111,24 @@ pub struct Core {
 
 impl Core {
     /// Boots the core from the data directory.
-    pub fn boot(factory: FactoryData, raw_clock: Arc<dyn Clock>, data_dir: &Path, config: CoreConfig) -> Result<Arc<Core>, CoreError> {
+    pub fn boot(
+        factory: FactoryData,
+        raw_clock: Arc<dyn Clock>,
+        data_dir: &Path,
+        config: CoreConfig,
+    ) -> Result<Arc<Core>, CoreError> {
         let store = AtomicFile::new(data_dir, STATE_FILE)?;
         let state: UserState = store.load()?.unwrap_or_default();
         state.validate().map_err(|reason| StoreError::Corrupt {
             path: store.path().to_path_buf(),
             reason,
         })?;
-        let clock = CameraClock::boot(raw_clock, data_dir, state.elapsed_at_save, state.time.offset_ms)?;
+        let clock = CameraClock::boot(
+            raw_clock,
+            data_dir,
+            state.elapsed_at_save,
+            state.time.offset_ms,
+        )?;
         Ok(Arc::new(Core {
             factory,
             clock,
@@ -164,7 +174,9 @@ impl Core {
 
     /// Minutes left in the init window (for the setup page).
     pub fn init_window_left_ms(&self) -> u64 {
-        self.config.init_window_ms.saturating_sub(self.clock.since_boot_ms())
+        self.config
+            .init_window_ms
+            .saturating_sub(self.clock.since_boot_ms())
     }
 
     /// `GET /device`.
@@ -200,7 +212,14 @@ impl Core {
         policy::check_password(password, self.identity())
     }
 
-    fn entry(&self, st: &UserState, event: &str, user: Option<&str>, source: Option<Source>, detail: String) -> AuditEntry {
+    fn entry(
+        &self,
+        st: &UserState,
+        event: &str,
+        user: Option<&str>,
+        source: Option<Source>,
+        detail: String,
+    ) -> AuditEntry {
         let wall = self.clock.wall_ms();
         AuditEntry {
             seq: 0,
@@ -259,10 +278,20 @@ impl Core {
                 if typed.is_empty() {
                     return Err(CoreError::SetupCodeRequired);
                 }
-                let canonical = camkey_proto::crockford::canonical(typed, 64, 4).unwrap_or_default();
-                let ok: bool = canonical.as_bytes().ct_eq(self.factory.setup_code.as_bytes()).into();
+                let canonical =
+                    camkey_proto::crockford::canonical(typed, 64, 4).unwrap_or_default();
+                let ok: bool = canonical
+                    .as_bytes()
+                    .ct_eq(self.factory.setup_code.as_bytes())
+                    .into();
                 if !ok {
-                    let entry = self.entry(&g.state, "init_setup_code_wrong", None, Some(source), "wrong setup code".into());
+                    let entry = self.entry(
+                        &g.state,
+                        "init_setup_code_wrong",
+                        None,
+                        Some(source),
+                        "wrong setup code".into(),
+                    );
                     self.record(&mut g, |s| {
                         if s.limits.fail(&p, SCOPE_INIT, ADMIN, &src, now) == Failure::LockedOut {
                             // recorded in the same entry below
@@ -291,12 +320,16 @@ impl Core {
         if let Some(ntp) = &time.ntp_server
             && !valid_host(ntp)
         {
-            return Err(CoreError::BadSetting("The NTP server must be a host name or an IP address.".into()));
+            return Err(CoreError::BadSetting(
+                "The NTP server must be a host name or an IP address.".into(),
+            ));
         }
         if let Some(t) = time.set_time_ms
             && !(1_577_836_800_000..4_102_444_800_000).contains(&t)
         {
-            return Err(CoreError::BadSetting("The time to set must lie between 2020 and 2100.".into()));
+            return Err(CoreError::BadSetting(
+                "The time to set must lie between 2020 and 2100.".into(),
+            ));
         }
 
         let password_hash = self.hasher.hash(req.password.clone()).await;
@@ -331,7 +364,11 @@ impl Core {
         next.limits.clear_account(SCOPE_INIT, ADMIN);
         let detail = format!(
             "initialized; recovery address {}; {} security question(s)",
-            if next.recovery_email.is_some() { "set by the owner" } else { "left at the factory default" },
+            if next.recovery_email.is_some() {
+                "set by the owner"
+            } else {
+                "left at the factory default"
+            },
             next.questions.len()
         );
         let entry = self.entry(&next, "initialized", Some(ADMIN), Some(source), detail);
@@ -343,7 +380,13 @@ impl Core {
     }
 
     /// Verifies `user`'s password with the limits of S4; on success returns the account.
-    async fn verify_password(&self, user: &str, password: &str, source: Source, event: &str) -> Result<String, CoreError> {
+    async fn verify_password(
+        &self,
+        user: &str,
+        password: &str,
+        source: Source,
+        event: &str,
+    ) -> Result<String, CoreError> {
         let src = limits::source_key(source);
         let p = self.config.limits;
         let (key, hash, outcome) = {
@@ -356,7 +399,9 @@ impl Core {
                 .flatten()
                 .filter(|a| a.enabled);
             // Unknown names share one bucket so that they cannot grow the table.
-            let key = account.map(|a| a.name.clone()).unwrap_or_else(|| "?unknown".into());
+            let key = account
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| "?unknown".into());
             let hash = account.map(|a| a.password_hash.clone());
             let now = self.clock.elapsed_ms();
             g.state
@@ -369,7 +414,11 @@ impl Core {
         };
         let ok = self
             .hasher
-            .verify(password.to_string(), hash.clone().unwrap_or_else(|| passwords::dummy_hash().to_string()))
+            .verify(
+                password.to_string(),
+                hash.clone()
+                    .unwrap_or_else(|| passwords::dummy_hash().to_string()),
+            )
             .await
             && hash.is_some();
         let mut g = self.lock();
@@ -377,10 +426,30 @@ impl Core {
             g.state.limits.succeed(SCOPE_LOGIN, &key, &src);
             return Ok(key);
         }
-        let shown = if user.len() <= MAX_USERNAME { user } else { "(too long)" };
-        let e1 = self.entry(&g.state, event, Some(shown), Some(source), "wrong user name or password".into());
+        let shown = if user.len() <= MAX_USERNAME {
+            user
+        } else {
+            "(too long)"
+        };
+        let e1 = self.entry(
+            &g.state,
+            event,
+            Some(shown),
+            Some(source),
+            "wrong user name or password".into(),
+        );
         let e2 = (outcome == Failure::LockedOut).then(|| {
-            self.entry(&g.state, "locked_out", Some(shown), Some(source), format!("{} failed attempts: this source is locked out for {} minutes", p.per_source_max, p.per_source_lock_ms / 60_000))
+            self.entry(
+                &g.state,
+                "locked_out",
+                Some(shown),
+                Some(source),
+                format!(
+                    "{} failed attempts: this source is locked out for {} minutes",
+                    p.per_source_max,
+                    p.per_source_lock_ms / 60_000
+                ),
+            )
         });
         // The provisional failure is already in memory; this saves it with the entries.
         self.record(&mut g, |s| {
@@ -393,11 +462,24 @@ impl Core {
     }
 
     /// `POST /login`: returns a session token.
-    pub async fn login(&self, user: &str, password: &str, source: Source) -> Result<String, CoreError> {
-        let account = self.verify_password(user, password, source, "login_failed").await?;
+    pub async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        source: Source,
+    ) -> Result<String, CoreError> {
+        let account = self
+            .verify_password(user, password, source, "login_failed")
+            .await?;
         let mut g = self.lock();
         let token = g.sessions.open(&account, self.clock.elapsed_ms());
-        let entry = self.entry(&g.state, "login", Some(&account), Some(source), "signed in".into());
+        let entry = self.entry(
+            &g.state,
+            "login",
+            Some(&account),
+            Some(source),
+            "signed in".into(),
+        );
         self.record(&mut g, |s| s.push_audit(entry))?;
         Ok(token)
     }
@@ -419,9 +501,18 @@ impl Core {
 
     /// `POST /password`: checks the current password, sets the new one, ends every session
     /// of the account.
-    pub async fn change_password(&self, user: &str, old: &str, new: &str, source: Source) -> Result<(), CoreError> {
+    pub async fn change_password(
+        &self,
+        user: &str,
+        old: &str,
+        new: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
         self.check_password(new)?;
-        match self.verify_password(user, old, source, "password_change_failed").await {
+        match self
+            .verify_password(user, old, source, "password_change_failed")
+            .await
+        {
             Ok(_) => {}
             Err(CoreError::BadCredentials) => return Err(CoreError::WrongPassword),
             Err(e) => return Err(e),
@@ -433,7 +524,13 @@ impl Core {
             Some(a) => a.password_hash = hash,
             None => return Err(CoreError::BadCredentials),
         }
-        let entry = self.entry(&next, "password_changed", Some(user), Some(source), "password changed; every session ended".into());
+        let entry = self.entry(
+            &next,
+            "password_changed",
+            Some(user),
+            Some(source),
+            "password changed; every session ended".into(),
+        );
         next.push_audit(entry);
         self.commit(&mut g, next)?;
         g.sessions.revoke_user(user);
@@ -464,12 +561,20 @@ fn valid_host(s: &str) -> bool {
         && s.len() <= 253
         && (s.parse::<IpAddr>().is_ok()
             || s.split('.').all(|l| {
-                !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-')
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
             }))
 }
 
 fn check_network(n: &NetworkSettings) -> Result<(), CoreError> {
-    let NetworkSettings::Static { address, gateway, dns } = n else {
+    let NetworkSettings::Static {
+        address,
+        gateway,
+        dns,
+    } = n
+    else {
         return Ok(());
     };
     let bad = |m: &str| Err(CoreError::BadSetting(m.into()));
@@ -477,9 +582,12 @@ fn check_network(n: &NetworkSettings) -> Result<(), CoreError> {
         return bad("A static address needs a prefix length, e.g. 192.168.1.20/24.");
     };
     let (Ok(ip), Ok(prefix)) = (ip.parse::<std::net::Ipv4Addr>(), prefix.parse::<u8>()) else {
-        return bad("The static address must be an IPv4 address with a prefix, e.g. 192.168.1.20/24.");
+        return bad(
+            "The static address must be an IPv4 address with a prefix, e.g. 192.168.1.20/24.",
+        );
     };
-    if !(1..=30).contains(&prefix) || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+    if !(1..=30).contains(&prefix) || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast()
+    {
         return bad("The static address or its prefix length is not usable for a camera.");
     }
     let Ok(gw) = gateway.parse::<std::net::Ipv4Addr>() else {
@@ -504,13 +612,22 @@ mod tests {
 
     #[test]
     fn network_checks() {
-        let s = |a: &str, g: &str| NetworkSettings::Static { address: a.into(), gateway: g.into(), dns: None };
+        let s = |a: &str, g: &str| NetworkSettings::Static {
+            address: a.into(),
+            gateway: g.into(),
+            dns: None,
+        };
         assert!(check_network(&NetworkSettings::Dhcp).is_ok());
         assert!(check_network(&s("192.168.1.20/24", "192.168.1.1")).is_ok());
         assert!(check_network(&s("192.168.1.20", "192.168.1.1")).is_err());
         assert!(check_network(&s("192.168.1.20/24", "10.0.0.1")).is_err());
         assert!(check_network(&s("banana/24", "192.168.1.1")).is_err());
-        assert!(valid_host("pool.ntp.org") && valid_host("10.0.0.1") && !valid_host("a b") && !valid_host(""));
+        assert!(
+            valid_host("pool.ntp.org")
+                && valid_host("10.0.0.1")
+                && !valid_host("a b")
+                && !valid_host("")
+        );
     }
 
     #[test]

@@ -114,11 +114,21 @@ impl Limits {
     }
 
     /// Whether an attempt may go ahead now.
-    pub fn check(&self, p: &Policy, scope: &str, account: &str, source: &str, now: u64) -> Result<(), RetryAfter> {
+    pub fn check(
+        &self,
+        p: &Policy,
+        scope: &str,
+        account: &str,
+        source: &str,
+        now: u64,
+    ) -> Result<(), RetryAfter> {
         if let Some(e) = self.entries.get(&Self::src(scope, account, source))
             && e.locked_until > now
         {
-            return Err(RetryAfter { ms: e.locked_until - now, locked: true });
+            return Err(RetryAfter {
+                ms: e.locked_until - now,
+                locked: true,
+            });
         }
         if let Some(e) = self.entries.get(&Self::acct(scope, account))
             && e.fails >= p.account_free
@@ -130,16 +140,29 @@ impl Limits {
                 .min(p.account_max_delay_ms);
             let until = e.last.saturating_add(delay);
             if until > now {
-                return Err(RetryAfter { ms: until - now, locked: false });
+                return Err(RetryAfter {
+                    ms: until - now,
+                    locked: false,
+                });
             }
         }
         Ok(())
     }
 
     /// Records a failed attempt.
-    pub fn fail(&mut self, p: &Policy, scope: &str, account: &str, source: &str, now: u64) -> Failure {
+    pub fn fail(
+        &mut self,
+        p: &Policy,
+        scope: &str,
+        account: &str,
+        source: &str,
+        now: u64,
+    ) -> Failure {
         self.prune(p, now);
-        let src = self.entries.entry(Self::src(scope, account, source)).or_default();
+        let src = self
+            .entries
+            .entry(Self::src(scope, account, source))
+            .or_default();
         if src.locked_until != 0 && src.locked_until <= now {
             // The lock ran out: a fresh start.
             *src = Entry::default();
@@ -220,17 +243,26 @@ mod tests {
     fn five_failures_lock_one_source_for_five_minutes() {
         let mut l = Limits::default();
         for i in 0..4 {
-            assert_eq!(l.fail(&P, "login", "admin", "10.0.0.9", i), Failure::Counted);
+            assert_eq!(
+                l.fail(&P, "login", "admin", "10.0.0.9", i),
+                Failure::Counted
+            );
             assert!(l.check(&P, "login", "admin", "10.0.0.9", i).is_ok());
         }
-        assert_eq!(l.fail(&P, "login", "admin", "10.0.0.9", 4), Failure::LockedOut);
+        assert_eq!(
+            l.fail(&P, "login", "admin", "10.0.0.9", 4),
+            Failure::LockedOut
+        );
         let r = l.check(&P, "login", "admin", "10.0.0.9", 5).unwrap_err();
         assert!(r.locked && r.secs() == 300);
         // Another source is not locked; the lock lifts after 5 minutes.
         assert!(l.check(&P, "login", "admin", "10.0.0.7", 5).is_ok());
         assert!(l.check(&P, "login", "admin", "10.0.0.9", 300_004).is_ok());
         // And counting starts afresh.
-        assert_eq!(l.fail(&P, "login", "admin", "10.0.0.9", 300_010), Failure::Counted);
+        assert_eq!(
+            l.fail(&P, "login", "admin", "10.0.0.9", 300_010),
+            Failure::Counted
+        );
     }
 
     #[test]
@@ -244,11 +276,19 @@ mod tests {
         assert!(!r.locked && r.ms == 1_000);
         for i in 0..200 {
             now += 61_000;
-            assert!(l.check(&P, "login", "admin", &format!("10.0.3.{i}"), now).is_ok());
+            assert!(
+                l.check(&P, "login", "admin", &format!("10.0.3.{i}"), now)
+                    .is_ok()
+            );
             l.fail(&P, "login", "admin", &format!("10.0.3.{i}"), now);
         }
         // Capped at the maximum delay, however many failures.
-        assert_eq!(l.check(&P, "login", "admin", "10.9.9.9", now).unwrap_err().ms, 60_000);
+        assert_eq!(
+            l.check(&P, "login", "admin", "10.9.9.9", now)
+                .unwrap_err()
+                .ms,
+            60_000
+        );
         // A success from the owner clears the account-wide counter.
         l.succeed("login", "admin", "10.9.9.9");
         assert!(l.check(&P, "login", "admin", "10.9.9.8", now).is_ok());

@@ -102,14 +102,19 @@ pub struct Camera {
 
 impl Camera {
     /// Boots a camera and starts serving.
-    pub async fn start(config: CameraConfig, listeners: Listeners, clock: Arc<dyn Clock>) -> Result<Camera, CameraError> {
+    pub async fn start(
+        config: CameraConfig,
+        listeners: Listeners,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Camera, CameraError> {
         let id = load_identity(&config.factory_dir)?;
         let core = Core::boot(id.factory, clock, &config.data_dir, config.core)?;
         let https_addr = listeners.https.local_addr()?;
         listeners.https.set_nonblocking(true)?;
 
         let handle = axum_server::Handle::new();
-        let mut server = axum_server::from_tcp_rustls(listeners.https, RustlsConfig::from_config(id.tls));
+        let mut server =
+            axum_server::from_tcp_rustls(listeners.https, RustlsConfig::from_config(id.tls));
         // A client that trickles its headers is dropped (slow-loris).
         server
             .http_builder()

@@ -141,7 +141,10 @@ impl UserState {
     /// Checks the invariants a loaded document must hold.
     pub fn validate(&self) -> Result<(), String> {
         if self.version != STATE_VERSION {
-            return Err(format!("state version {} is not {STATE_VERSION}", self.version));
+            return Err(format!(
+                "state version {} is not {STATE_VERSION}",
+                self.version
+            ));
         }
         if self.accounts.iter().any(|a| a.password_hash.is_empty()) {
             return Err("an account has no password".into());

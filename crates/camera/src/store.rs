@@ -149,6 +149,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("doc.json"), b"{\"half").unwrap();
         let f = AtomicFile::new(dir.path(), "doc.json").unwrap();
-        assert!(matches!(f.load::<Vec<u32>>(), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            f.load::<Vec<u32>>(),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 }

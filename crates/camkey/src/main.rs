@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "camkey", version, about = "The credential lifecycle of IP cameras: no master password, no back door.")]
+#[command(
+    name = "camkey",
+    version,
+    about = "The credential lifecycle of IP cameras: no master password, no back door."
+)]
 struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
@@ -149,13 +153,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -178,7 +183,8 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn camera(a: CameraArgs) -> Result<()> {
-    let https = std::net::TcpListener::bind(a.https).with_context(|| format!("binding {}", a.https))?;
+    let https =
+        std::net::TcpListener::bind(a.https).with_context(|| format!("binding {}", a.https))?;
     let http = match a.http.as_str() {
         "none" => None,
         addr => Some(std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?),
@@ -237,8 +243,15 @@ fn keygen(a: KeygenArgs, json: bool) -> Result<()> {
             })
         );
     } else {
-        println!("vendor keys (master key version {}) written to {}", a.key_version, a.dir.display());
-        println!("keep {} secret: it exists only on the factory line and in the signer", master.display());
+        println!(
+            "vendor keys (master key version {}) written to {}",
+            a.key_version,
+            a.dir.display()
+        );
+        println!(
+            "keep {} secret: it exists only on the factory line and in the signer",
+            master.display()
+        );
     }
     Ok(())
 }
@@ -262,8 +275,16 @@ fn provision(a: ProvisionArgs, json: bool) -> Result<()> {
             })
         );
     } else {
-        println!("provisioned {} {} into {}", data.model, data.serial, a.dir.display());
-        println!("label: serial {}  MAC {}  setup code {}", data.serial, data.mac, data.setup_code);
+        println!(
+            "provisioned {} {} into {}",
+            data.model,
+            data.serial,
+            a.dir.display()
+        );
+        println!(
+            "label: serial {}  MAC {}  setup code {}",
+            data.serial, data.mac, data.setup_code
+        );
     }
     Ok(())
 }

@@ -20,8 +20,8 @@ use camkey_proto::keys::MasterKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand::RngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -153,19 +153,30 @@ impl VendorKeys {
             .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
             .map_err(|e| Error::Key(e.to_string()))?;
 
-        write_file(&dir.join(files::DEVICE_CA_KEY), ca_key.serialize_pem().as_bytes(), 0o600)?;
+        write_file(
+            &dir.join(files::DEVICE_CA_KEY),
+            ca_key.serialize_pem().as_bytes(),
+            0o600,
+        )?;
         write_file(&dir.join(files::DEVICE_CA), ca_cert.pem().as_bytes(), 0o644)?;
         write_file(&dir.join(files::FIRMWARE_KEY), fw_pem.as_bytes(), 0o600)?;
         write_file(
             &dir.join(files::FIRMWARE_PUB),
-            format!("{}\n", data_encoding::HEXLOWER.encode(fw.verifying_key().as_bytes()))
-                .as_bytes(),
+            format!(
+                "{}\n",
+                data_encoding::HEXLOWER.encode(fw.verifying_key().as_bytes())
+            )
+            .as_bytes(),
             0o644,
         )?;
         let profile_json = serde_json::to_string_pretty(profile).unwrap_or_default();
         write_file(&dir.join(files::PROFILE), profile_json.as_bytes(), 0o644)?;
         // The master key last: its presence marks a complete key set.
-        write_file(&master_path, MasterKey::generate(version).to_json().as_bytes(), 0o600)?;
+        write_file(
+            &master_path,
+            MasterKey::generate(version).to_json().as_bytes(),
+            0o600,
+        )?;
         Ok(VendorKeys {
             dir: dir.to_path_buf(),
         })
@@ -192,13 +203,15 @@ impl VendorKeys {
     /// Reads the master key.
     pub fn master_key(&self) -> Result<MasterKey> {
         let path = self.path(files::MASTER_KEY);
-        MasterKey::from_json(&read(&path)?).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
+        MasterKey::from_json(&read(&path)?)
+            .map_err(|e| Error::Key(format!("{}: {e}", path.display())))
     }
 
     /// Reads the vendor profile.
     pub fn profile(&self) -> Result<VendorProfile> {
         let path = self.path(files::PROFILE);
-        serde_json::from_slice(&read(&path)?).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&read(&path)?)
+            .map_err(|e| Error::Key(format!("{}: {e}", path.display())))
     }
 
     /// The firmware public key, hex.
@@ -212,7 +225,8 @@ impl VendorKeys {
     pub fn firmware_signing_key(&self) -> Result<ed25519_dalek::SigningKey> {
         let path = self.path(files::FIRMWARE_KEY);
         let pem = String::from_utf8_lossy(&read(&path)?).to_string();
-        ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| Error::Key(format!("{}: {e}", path.display())))
     }
 
     fn ca_issuer(&self) -> Result<(Issuer<'static, KeyPair>, String)> {
@@ -269,7 +283,11 @@ pub fn provision(keys: &VendorKeys, req: &ProvisionRequest<'_>, dir: &Path) -> R
     let mut mac = [0u8; 6];
     rng.fill_bytes(&mut mac);
     mac[0] = (mac[0] & 0xfc) | 0x02; // locally administered, unicast
-    let mac = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+    let mac = mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
     let mut code = [0u8; 5]; // 40 bits, 8 characters
     rng.fill_bytes(&mut code);
 
@@ -308,13 +326,19 @@ pub fn provision(keys: &VendorKeys, req: &ProvisionRequest<'_>, dir: &Path) -> R
     for name in &req.extra_names {
         match name.parse::<std::net::IpAddr>() {
             Ok(ip) => params.subject_alt_names.push(SanType::IpAddress(ip)),
-            Err(_) => params.subject_alt_names.push(SanType::DnsName(name.clone().try_into()?)),
+            Err(_) => params
+                .subject_alt_names
+                .push(SanType::DnsName(name.clone().try_into()?)),
         }
     }
     let cert = params.signed_by(&tls_key, &issuer)?;
     let chain = format!("{}{}", cert.pem(), ca_pem);
 
-    write_file(&dir.join(TLS_KEY_FILE), tls_key.serialize_pem().as_bytes(), 0o400)?;
+    write_file(
+        &dir.join(TLS_KEY_FILE),
+        tls_key.serialize_pem().as_bytes(),
+        0o400,
+    )?;
     write_file(&dir.join(CERT_FILE), chain.as_bytes(), 0o444)?;
     let json = serde_json::to_vec_pretty(&data).unwrap_or_default();
     // factory.json last: its presence marks a complete factory directory.
@@ -330,7 +354,8 @@ mod tests {
     #[test]
     fn keygen_then_provision() {
         let tmp = tempfile::tempdir().unwrap();
-        let keys = VendorKeys::generate(&tmp.path().join("vendor"), 1, &VendorProfile::default()).unwrap();
+        let keys =
+            VendorKeys::generate(&tmp.path().join("vendor"), 1, &VendorProfile::default()).unwrap();
         assert!(VendorKeys::generate(keys.dir(), 1, &VendorProfile::default()).is_err());
         let keys = VendorKeys::open(&keys.path(files::MASTER_KEY)).unwrap();
         let dir = tmp.path().join("cam");
@@ -340,15 +365,23 @@ mod tests {
             extra_names: vec!["127.0.0.1".into()],
         };
         let data = provision(&keys, &req, &dir).unwrap();
-        assert_eq!(data.device_key, keys.master_key().unwrap().device_key("IPC4K15-000001"));
+        assert_eq!(
+            data.device_key,
+            keys.master_key().unwrap().device_key("IPC4K15-000001")
+        );
         assert_eq!(data.setup_code.len(), 9);
-        assert!(matches!(provision(&keys, &req, &dir), Err(Error::AlreadyProvisioned(_))));
+        assert!(matches!(
+            provision(&keys, &req, &dir),
+            Err(Error::AlreadyProvisioned(_))
+        ));
         let back = FactoryData::from_json(&fs::read(dir.join(FACTORY_FILE)).unwrap()).unwrap();
         assert_eq!(back, data);
 
         // The certificate chains to the CA and names the serial in a URI SAN.
         let chain = fs::read_to_string(dir.join(CERT_FILE)).unwrap();
-        let pems: Vec<_> = Pem::iter_from_buffer(chain.as_bytes()).map(|p| p.unwrap()).collect();
+        let pems: Vec<_> = Pem::iter_from_buffer(chain.as_bytes())
+            .map(|p| p.unwrap())
+            .collect();
         assert_eq!(pems.len(), 2);
         let leaf = pems[0].parse_x509().unwrap();
         let ca = pems[1].parse_x509().unwrap();
@@ -358,7 +391,10 @@ mod tests {
             GeneralName::URI(u) if *u == "urn:camkey:serial:IPC4K15-000001")));
 
         // Two cameras share nothing secret.
-        let req2 = ProvisionRequest { serial: "IPC4K15-000002", ..req };
+        let req2 = ProvisionRequest {
+            serial: "IPC4K15-000002",
+            ..req
+        };
         let other = provision(&keys, &req2, &tmp.path().join("cam2")).unwrap();
         assert_ne!(other.device_key, data.device_key);
         assert_ne!(other.setup_code, data.setup_code);
@@ -369,7 +405,17 @@ mod tests {
     fn provision_refuses_bad_input() {
         let tmp = tempfile::tempdir().unwrap();
         let keys = VendorKeys::generate(tmp.path(), 1, &VendorProfile::default()).unwrap();
-        let bad = |model, serial| provision(&keys, &ProvisionRequest { model, serial, extra_names: vec![] }, &tmp.path().join("x"));
+        let bad = |model, serial| {
+            provision(
+                &keys,
+                &ProvisionRequest {
+                    model,
+                    serial,
+                    extra_names: vec![],
+                },
+                &tmp.path().join("x"),
+            )
+        };
         assert!(matches!(bad("NOPE", "ABCD-1"), Err(Error::Factory(_))));
         assert!(matches!(bad("IPC4K15", "../etc"), Err(Error::Factory(_))));
         assert!(!tmp.path().join("x").join(FACTORY_FILE).exists());

@@ -46,7 +46,9 @@ pub enum LabError {
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
     /// A port of a resumed lab is taken.
-    #[error("cannot bind {addr} ({source}); another program holds it. Stop it, or start a lab in a new directory.")]
+    #[error(
+        "cannot bind {addr} ({source}); another program holds it. Stop it, or start a lab in a new directory."
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -96,7 +98,9 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
             .rsplit_once(':')
             .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
         if !ok {
-            return Err(LabError::Option("--relay must look like smtp://HOST:PORT".into()));
+            return Err(LabError::Option(
+                "--relay must look like smtp://HOST:PORT".into(),
+            ));
         }
     }
     Ok(())
@@ -127,13 +131,22 @@ impl Lab {
 
         // Bind everything first (same ports on resume), then record the ports.
         let home_listener = bind(SocketAddr::new(opts.bind, plan.home_port))?;
-        plan.home_port = home_listener.local_addr().map_err(|e| LabError::Io(dir.clone(), e))?.port();
+        plan.home_port = home_listener
+            .local_addr()
+            .map_err(|e| LabError::Io(dir.clone(), e))?
+            .port();
         let mut bound = Vec::new();
         for cam in plan.cameras.iter_mut() {
             let https = bind(SocketAddr::new(opts.bind, cam.https_port))?;
             let http = bind(SocketAddr::new(opts.bind, cam.http_port))?;
-            cam.https_port = https.local_addr().map_err(|e| LabError::Io(dir.clone(), e))?.port();
-            cam.http_port = http.local_addr().map_err(|e| LabError::Io(dir.clone(), e))?.port();
+            cam.https_port = https
+                .local_addr()
+                .map_err(|e| LabError::Io(dir.clone(), e))?
+                .port();
+            cam.http_port = http
+                .local_addr()
+                .map_err(|e| LabError::Io(dir.clone(), e))?
+                .port();
             bound.push((https, http));
         }
         plan.save(dir)?;
@@ -158,7 +171,10 @@ impl Lab {
             };
             let camera = Camera::start(
                 config,
-                Listeners { https, http: Some(http) },
+                Listeners {
+                    https,
+                    http: Some(http),
+                },
                 Arc::new(camkey_camera::clock::SystemClock::default()),
             )
             .await?;
@@ -168,8 +184,11 @@ impl Lab {
 
         let manifest = manifest::Manifest::build(opts, &plan, &keys, &setup_codes);
         let (home_stop, home_rx) = tokio::sync::oneshot::channel();
-        home_listener.set_nonblocking(true).map_err(|e| LabError::Io(dir.clone(), e))?;
-        let listener = tokio::net::TcpListener::from_std(home_listener).map_err(|e| LabError::Io(dir.clone(), e))?;
+        home_listener
+            .set_nonblocking(true)
+            .map_err(|e| LabError::Io(dir.clone(), e))?;
+        let listener = tokio::net::TcpListener::from_std(home_listener)
+            .map_err(|e| LabError::Io(dir.clone(), e))?;
         let app = manifest::home_app(manifest.clone());
         let home = tokio::spawn(async move {
             let _ = axum::serve(listener, app)

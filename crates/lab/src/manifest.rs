@@ -70,8 +70,18 @@ pub struct Manifest {
 
 impl Manifest {
     /// Builds the manifest of a bound lab.
-    pub fn build(opts: &LabOptions, plan: &LabPlan, keys: &VendorKeys, setup_codes: &[String]) -> Manifest {
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+    pub fn build(
+        opts: &LabOptions,
+        plan: &LabPlan,
+        keys: &VendorKeys,
+        setup_codes: &[String],
+    ) -> Manifest {
+        let abs = |p: &Path| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
         let cameras = plan
             .cameras
             .iter()
@@ -117,9 +127,15 @@ impl Manifest {
     /// The table printed at start.
     pub fn table(&self) -> String {
         let mut out = format!("camkey lab: {}\n\n", self.url);
-        out.push_str(&format!("{:<20} {:<10} {:<32} {}\n", "camera", "model", "web page", "setup code"));
+        out.push_str(&format!(
+            "{:<20} {:<10} {:<32} {}\n",
+            "camera", "model", "web page", "setup code"
+        ));
         for c in &self.cameras {
-            out.push_str(&format!("{:<20} {:<10} {:<32} {}\n", c.serial, c.model, c.url, c.setup_code));
+            out.push_str(&format!(
+                "{:<20} {:<10} {:<32} {}\n",
+                c.serial, c.model, c.url, c.setup_code
+            ));
         }
         out
     }
@@ -135,7 +151,10 @@ struct HomePage<'a> {
 pub fn home_app(m: Manifest) -> Router {
     Router::new()
         .route("/", get(home))
-        .route("/lab.json", get(|State(m): State<Manifest>| async move { axum::Json(m) }))
+        .route(
+            "/lab.json",
+            get(|State(m): State<Manifest>| async move { axum::Json(m) }),
+        )
         .with_state(m)
 }
 

@@ -55,9 +55,18 @@ mod tests {
 
     #[test]
     fn vector() {
-        assert_eq!(encode_grouped(&[0xff, 0x00, 0x5a, 0x11, 0x22], 4), "ZW05-M492");
-        assert_eq!(decode_typed("zw05-m492", 64).unwrap(), vec![0xff, 0x00, 0x5a, 0x11, 0x22]);
-        assert_eq!(decode_typed("ZWO5 M492", 64).unwrap(), vec![0xff, 0x00, 0x5a, 0x11, 0x22]);
+        assert_eq!(
+            encode_grouped(&[0xff, 0x00, 0x5a, 0x11, 0x22], 4),
+            "ZW05-M492"
+        );
+        assert_eq!(
+            decode_typed("zw05-m492", 64).unwrap(),
+            vec![0xff, 0x00, 0x5a, 0x11, 0x22]
+        );
+        assert_eq!(
+            decode_typed("ZWO5 M492", 64).unwrap(),
+            vec![0xff, 0x00, 0x5a, 0x11, 0x22]
+        );
         assert!(decode_typed("ZW05-M49U", 64).is_none());
         assert!(decode_typed("ZW05-M492", 4).is_none());
     }

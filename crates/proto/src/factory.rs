@@ -65,7 +65,9 @@ impl std::fmt::Debug for FactoryData {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FactoryError {
     /// The serial does not follow the format.
-    #[error("serial numbers are 4 to 32 characters: capital letters, digits and '-', starting with a letter or digit")]
+    #[error(
+        "serial numbers are 4 to 32 characters: capital letters, digits and '-', starting with a letter or digit"
+    )]
     BadSerial,
     /// Unknown model.
     #[error("unknown model {0:?}")]
@@ -85,7 +87,11 @@ pub fn validate_serial(serial: &str) -> Result<(), FactoryError> {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
         && !serial.starts_with('-');
-    if ok { Ok(()) } else { Err(FactoryError::BadSerial) }
+    if ok {
+        Ok(())
+    } else {
+        Err(FactoryError::BadSerial)
+    }
 }
 
 impl FactoryData {

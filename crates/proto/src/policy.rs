@@ -90,7 +90,10 @@ pub fn check_password(password: &str, id: Identity<'_>) -> Result<(), PasswordEr
             return Err(PasswordError::ContainsIdentity(what));
         }
     }
-    let entropy = zxcvbn::zxcvbn(password, &[id.username, id.serial, id.model, "camkey", "camera"]);
+    let entropy = zxcvbn::zxcvbn(
+        password,
+        &[id.username, id.serial, id.model, "camkey", "camera"],
+    );
     if entropy.score() < Score::Three {
         let feedback = entropy.feedback();
         let reason = feedback
@@ -122,7 +125,9 @@ pub enum AnswerError {
     #[error("Answers are at most {ANSWER_MAX_CHARS} characters.")]
     TooLong,
     /// Answer anyone could guess.
-    #[error("The answer to \"{0}\" is too easy to guess; give an answer only you would know (at least 4 letters or digits).")]
+    #[error(
+        "The answer to \"{0}\" is too easy to guess; give an answer only you would know (at least 4 letters or digits)."
+    )]
     Trivial(String),
 }
 
@@ -138,8 +143,25 @@ pub fn normalize_answer(answer: &str) -> String {
 }
 
 const TRIVIAL_ANSWERS: &[&str] = &[
-    "none", "n/a", "na", "null", "nothing", "unknown", "test", "1234", "12345", "123456",
-    "password", "admin", "asdf", "qwerty", "yes", "no", "idk", "dont know", "don't know",
+    "none",
+    "n/a",
+    "na",
+    "null",
+    "nothing",
+    "unknown",
+    "test",
+    "1234",
+    "12345",
+    "123456",
+    "password",
+    "admin",
+    "asdf",
+    "qwerty",
+    "yes",
+    "no",
+    "idk",
+    "dont know",
+    "don't know",
 ];
 
 /// Checks a list of (question, answer) pairs as the owner entered them.
@@ -210,7 +232,10 @@ mod tests {
     #[test]
     fn password_rules() {
         assert_eq!(check_password("short", ID), Err(PasswordError::TooShort));
-        assert_eq!(check_password(&"x".repeat(129), ID), Err(PasswordError::TooLong));
+        assert_eq!(
+            check_password(&"x".repeat(129), ID),
+            Err(PasswordError::TooLong)
+        );
         assert!(check_password(&"ab".repeat(5_000_000), ID).is_err());
         assert_eq!(
             check_password("my ipc4k15 is great", ID),
@@ -224,18 +249,30 @@ mod tests {
             check_password("Admin-garden-42", ID),
             Err(PasswordError::ContainsIdentity("user name"))
         );
-        assert!(matches!(check_password("password1", ID), Err(PasswordError::Weak { .. })));
-        assert!(matches!(check_password("12345678", ID), Err(PasswordError::Weak { .. })));
+        assert!(matches!(
+            check_password("password1", ID),
+            Err(PasswordError::Weak { .. })
+        ));
+        assert!(matches!(
+            check_password("12345678", ID),
+            Err(PasswordError::Weak { .. })
+        ));
         assert!(check_password("tulip-harbor-quietly-42", ID).is_ok());
         assert!(check_password(&"correct horse battery staple ".repeat(4)[..100], ID).is_ok());
-        assert_eq!(check_password("tulip\u{7}harbor-quietly", ID), Err(PasswordError::ControlCharacters));
+        assert_eq!(
+            check_password("tulip\u{7}harbor-quietly", ID),
+            Err(PasswordError::ControlCharacters)
+        );
     }
 
     #[test]
     fn weak_password_message_says_why() {
         let e = check_password("password1", ID).unwrap_err();
         let text = e.to_string();
-        assert!(text.starts_with("The password is too easy to guess"), "{text}");
+        assert!(
+            text.starts_with("The password is too easy to guess"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -246,9 +283,14 @@ mod tests {
         assert!(check_questions(&q("none")).is_err());
         assert!(check_questions(&q("aaaaaa")).is_err());
         assert!(check_questions(&q("abc")).is_err());
-        let four = (0..4).map(|i| (format!("Question {i}?"), "Bellatrix".into())).collect::<Vec<_>>();
+        let four = (0..4)
+            .map(|i| (format!("Question {i}?"), "Bellatrix".into()))
+            .collect::<Vec<_>>();
         assert_eq!(check_questions(&four), Err(AnswerError::TooManyQuestions));
-        let twice = vec![("Pet name?".into(), "Rexford".into()), ("pet  NAME?".into(), "Other1".into())];
+        let twice = vec![
+            ("Pet name?".into(), "Rexford".into()),
+            ("pet  NAME?".into(), "Other1".into()),
+        ];
         assert_eq!(check_questions(&twice), Err(AnswerError::RepeatedQuestion));
     }
 

@@ -8,7 +8,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use camkey_proto::api::{AuditEntry, DeviceInfo, InitRequest, LoginRequest, LoginResponse, PasswordChange};
+use camkey_proto::api::{
+    AuditEntry, DeviceInfo, InitRequest, LoginRequest, LoginResponse, PasswordChange,
+};
 use serde_json::json;
 use std::net::SocketAddr;
 
@@ -45,7 +47,10 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let token = st.core.login(&req.username, &req.password, peer.ip()).await?;
+    let token = st
+        .core
+        .login(&req.username, &req.password, peer.ip())
+        .await?;
     let idle = st.core.session_idle_secs();
     let cookie = session_set_cookie(&token, idle);
     Ok((

@@ -61,7 +61,11 @@ impl ApiError {
 
     /// 404.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "There is nothing at this address on the camera.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is nothing at this address on the camera.",
+        )
     }
 
     /// 500 with the cause logged, not shown.
@@ -112,7 +116,9 @@ impl From<CoreError> for ApiError {
                 "The setup code does not match this camera's label. Read it again from the label on the camera or its box; the letters O and I count as 0 and 1.",
             ),
             CoreError::Password(p) => ApiError::new(S::BAD_REQUEST, p.code(), p.to_string()),
-            CoreError::Answers(a) => ApiError::new(S::BAD_REQUEST, "security_questions", a.to_string()),
+            CoreError::Answers(a) => {
+                ApiError::new(S::BAD_REQUEST, "security_questions", a.to_string())
+            }
             CoreError::BadEmail => ApiError::new(
                 S::BAD_REQUEST,
                 "recovery_email_invalid",
@@ -169,10 +175,17 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
                 "invalid_request",
-                format!("The request does not have the expected fields: {}", short(&e.body_text())),
+                format!(
+                    "The request does not have the expected fields: {}",
+                    short(&e.body_text())
+                ),
             ),
             JsonRejection::BytesRejection(_) => too_large(),
-            other => ApiError::new(other.status(), "bad_request", "The request could not be read. Nothing was changed."),
+            other => ApiError::new(
+                other.status(),
+                "bad_request",
+                "The request could not be read. Nothing was changed.",
+            ),
         }
     }
 }

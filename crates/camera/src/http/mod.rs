@@ -47,7 +47,10 @@ pub fn app(core: Arc<Core>) -> Router {
         .nest("/api", api::routes())
         .merge(web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), init_gate))
-        .layer(middleware::from_fn_with_state(state.clone(), cross_site_check))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            cross_site_check,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
@@ -55,7 +58,8 @@ pub fn app(core: Arc<Core>) -> Router {
 
 /// Paths that answer while the camera is uninitialized.
 fn open_while_uninitialized(path: &str) -> bool {
-    matches!(path, "/" | "/setup" | "/api/device" | "/api/init" | "/help") || path.starts_with("/static/")
+    matches!(path, "/" | "/setup" | "/api/device" | "/api/init" | "/help")
+        || path.starts_with("/static/")
 }
 
 async fn init_gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -78,7 +82,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
     match headers.get(header::ORIGIN) {
         Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
             origin.to_str().ok() == Some(format!("https://{host}").as_str()) && !host.is_empty()
         }
         // Browsers send Origin with every POST; without it, only requests that carry no
@@ -105,13 +112,21 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(h, "content-security-policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    );
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "no-referrer");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "cross-origin-resource-policy", "same-origin");
-    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
     set(h, "strict-transport-security", "max-age=31536000");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, "cache-control", "no-store");
@@ -172,7 +187,9 @@ pub fn session_set_cookie(token: &str, max_age: u64) -> HeaderValue {
 
 /// The cookie that ends a session in the browser.
 pub fn session_clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("camkey_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+    HeaderValue::from_static(
+        "camkey_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
 }
 
 #[cfg(test)]
@@ -189,10 +206,22 @@ mod tests {
 
     #[test]
     fn origin_rules() {
-        assert!(same_origin(&headers(&[("host", "10.0.0.5"), ("origin", "https://10.0.0.5")])));
-        assert!(!same_origin(&headers(&[("host", "10.0.0.5"), ("origin", "https://evil.example")])));
-        assert!(!same_origin(&headers(&[("host", "10.0.0.5"), ("origin", "http://10.0.0.5")])));
-        assert!(!same_origin(&headers(&[("host", "10.0.0.5"), ("origin", "null")])));
+        assert!(same_origin(&headers(&[
+            ("host", "10.0.0.5"),
+            ("origin", "https://10.0.0.5")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "10.0.0.5"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "10.0.0.5"),
+            ("origin", "http://10.0.0.5")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "10.0.0.5"),
+            ("origin", "null")
+        ])));
         assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
         // No Origin: fine for a bearer client, not with a session cookie.
         assert!(same_origin(&headers(&[("authorization", "Bearer x")])));
@@ -203,7 +232,10 @@ mod tests {
     fn tokens() {
         let h = headers(&[("cookie", "a=b; camkey_session=tok123; c=d")]);
         assert_eq!(request_token(&h), Some("tok123"));
-        let h = headers(&[("authorization", "Bearer zzz"), ("cookie", "camkey_session=tok")]);
+        let h = headers(&[
+            ("authorization", "Bearer zzz"),
+            ("cookie", "camkey_session=tok"),
+        ]);
         assert_eq!(request_token(&h), Some("zzz"));
     }
 }

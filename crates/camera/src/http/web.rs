@@ -26,9 +26,17 @@ pub fn routes() -> Router<AppState> {
         .route("/password", get(password_page).post(password_submit))
         .route("/audit", get(audit_page))
         .route("/help", get(help_page))
-        .route("/static/camkey.css", get(|| static_file("text/css", include_str!("../../static/camkey.css"))))
-        .route("/static/camkey.js", get(|| static_file("text/javascript", include_str!("../../static/camkey.js"))))
-        .fallback(|State(st): State<AppState>| async move { PageError::new(&st.core, ApiError::not_found()) })
+        .route(
+            "/static/camkey.css",
+            get(|| static_file("text/css", include_str!("../../static/camkey.css"))),
+        )
+        .route(
+            "/static/camkey.js",
+            get(|| static_file("text/javascript", include_str!("../../static/camkey.js"))),
+        )
+        .fallback(|State(st): State<AppState>| async move {
+            PageError::new(&st.core, ApiError::not_found())
+        })
 }
 
 async fn static_file(kind: &'static str, body: &'static str) -> Response {
@@ -149,9 +157,15 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
         mac: f.mac.clone(),
         network: match &s.network {
             NetworkSettings::Dhcp => "automatic (DHCP)".into(),
-            NetworkSettings::Static { address, gateway, dns } => format!(
+            NetworkSettings::Static {
+                address,
+                gateway,
+                dns,
+            } => format!(
                 "fixed {address}, gateway {gateway}{}",
-                dns.as_deref().map(|d| format!(", DNS {d}")).unwrap_or_default()
+                dns.as_deref()
+                    .map(|d| format!(", DNS {d}"))
+                    .unwrap_or_default()
             ),
         },
         time: format!(
@@ -163,14 +177,20 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
                 (None, None) => "never set".into(),
             }
         ),
-        recovery: s
-            .recovery_email
-            .clone()
-            .unwrap_or_else(|| format!("not set: the vendor's support desk ({})", f.default_recovery_address)),
+        recovery: s.recovery_email.clone().unwrap_or_else(|| {
+            format!(
+                "not set: the vendor's support desk ({})",
+                f.default_recovery_address
+            )
+        }),
         questions: format!(
             "{} set{}",
             s.questions.len(),
-            if s.questions_enabled { "" } else { ", switched off" }
+            if s.questions_enabled {
+                ""
+            } else {
+                ", switched off"
+            }
         ),
         button: if m.reset_button.present {
             format!("{} (hold {} s)", m.reset_button.location, m.reset_hold_secs)
@@ -267,8 +287,18 @@ fn init_request(f: &SetupForm) -> Result<InitRequest, String> {
                 question: q.trim().into(),
                 answer: a.clone(),
             }),
-            (false, true) => return Err(format!("Give an answer to \"{}\", or clear the question.", q.trim())),
-            (true, false) => return Err("An answer has no question: write the question too, or clear the answer.".into()),
+            (false, true) => {
+                return Err(format!(
+                    "Give an answer to \"{}\", or clear the question.",
+                    q.trim()
+                ));
+            }
+            (true, false) => {
+                return Err(
+                    "An answer has no question: write the question too, or clear the answer."
+                        .into(),
+                );
+            }
         }
     }
     let network = if f.network_mode == "static" {
@@ -282,7 +312,9 @@ fn init_request(f: &SetupForm) -> Result<InitRequest, String> {
     };
     let time = if f.time_mode == "ntp" {
         if f.ntp_server.trim().is_empty() {
-            return Err("Enter the NTP server to follow, or choose to take this computer's time.".into());
+            return Err(
+                "Enter the NTP server to follow, or choose to take this computer's time.".into(),
+            );
         }
         TimeSettings {
             ntp_server: Some(f.ntp_server.trim().into()),
@@ -352,7 +384,12 @@ struct LoginPage {
     web_reset: bool,
 }
 
-fn login_view(st: &AppState, error: Option<String>, notice: Option<String>, username: &str) -> LoginPage {
+fn login_view(
+    st: &AppState,
+    error: Option<String>,
+    notice: Option<String>,
+    username: &str,
+) -> LoginPage {
     let c = chrome(&st.core);
     LoginPage {
         c,
@@ -383,7 +420,11 @@ async fn login_submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     WebForm(form): WebForm<LoginForm>,
 ) -> Response {
-    match st.core.login(&form.username, &form.password, peer.ip()).await {
+    match st
+        .core
+        .login(&form.username, &form.password, peer.ip())
+        .await
+    {
         Ok(token) => {
             let cookie = session_set_cookie(&token, st.core.session_idle_secs());
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
@@ -413,7 +454,11 @@ async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(t) = session_cookie(&headers) {
         st.core.logout(t);
     }
-    ([(header::SET_COOKIE, session_clear_cookie())], Redirect::to("/login")).into_response()
+    (
+        [(header::SET_COOKIE, session_clear_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -427,7 +472,13 @@ async fn password_page(State(st): State<AppState>, headers: HeaderMap) -> Respon
     if page_user(&st, &headers).is_none() {
         return Redirect::to("/login").into_response();
     }
-    render(StatusCode::OK, &PasswordPage { c: chrome(&st.core), error: None })
+    render(
+        StatusCode::OK,
+        &PasswordPage {
+            c: chrome(&st.core),
+            error: None,
+        },
+    )
 }
 
 /// The password-change form.
@@ -462,16 +513,26 @@ async fn password_submit(
             let page = login_view(
                 &st,
                 None,
-                Some("Password changed. Every session has ended: sign in with the new password.".into()),
+                Some(
+                    "Password changed. Every session has ended: sign in with the new password."
+                        .into(),
+                ),
                 &user,
             );
             let mut resp = render(StatusCode::OK, &page);
-            resp.headers_mut().insert(header::SET_COOKIE, session_clear_cookie());
+            resp.headers_mut()
+                .insert(header::SET_COOKIE, session_clear_cookie());
             resp
         }
         Err(e) => {
             let e = ApiError::from(e);
-            render(e.status, &PasswordPage { c, error: Some(e.message) })
+            render(
+                e.status,
+                &PasswordPage {
+                    c,
+                    error: Some(e.message),
+                },
+            )
         }
     }
 }
@@ -489,7 +550,13 @@ async fn audit_page(State(st): State<AppState>, headers: HeaderMap) -> Response 
     }
     let mut entries = st.core.audit();
     entries.reverse();
-    render(StatusCode::OK, &AuditPage { c: chrome(&st.core), entries })
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            c: chrome(&st.core),
+            entries,
+        },
+    )
 }
 
 #[derive(Template)]

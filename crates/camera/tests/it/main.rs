@@ -1,0 +1,9 @@
+//! Integration tests of the camera: real HTTPS servers on port 0, real TLS with the
+//! device certificate, real files on disk. One test binary (each file in `tests/` would
+//! be a slow-to-link binary of its own).
+
+mod api;
+mod common;
+mod http;
+mod limits;
+mod power;
