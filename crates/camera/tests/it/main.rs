@@ -2,6 +2,8 @@
 //! device certificate, real files on disk. One test binary (each file in `tests/` would
 //! be a slow-to-link binary of its own).
 
+#![allow(clippy::unwrap_used)]
+
 mod api;
 mod common;
 mod http;
