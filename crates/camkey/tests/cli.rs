@@ -1,0 +1,243 @@
+//! The `camkey` binary end to end: factory commands, exit codes, and the lab started,
+//! stopped with SIGINT and resumed on the same directory.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn camkey() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_camkey"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = camkey().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn keygen_and_provision_with_json_and_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vendor = tmp.path().join("vendor");
+    let v = vendor.to_str().unwrap();
+    let (code, out, err) = run(&["--json", "keygen", "--dir", v, "--key-version", "3"]);
+    assert_eq!(code, 0, "{err}");
+    let k: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(k["key_version"], 3);
+    assert_eq!(k["firmware_public_key"].as_str().unwrap().len(), 64);
+    // A master key is never overwritten.
+    let (code, _, err) = run(&["keygen", "--dir", v]);
+    assert_eq!(code, 1);
+    assert!(err.contains("refusing to replace a master key"), "{err}");
+
+    let master = vendor.join("master.key");
+    let cam = tmp.path().join("cam");
+    let args = [
+        "--json",
+        "provision",
+        "--master-key",
+        master.to_str().unwrap(),
+        "--model",
+        "IPC4K15D",
+        "--serial",
+        "IPC4K15D-000042",
+        "--dir",
+        cam.to_str().unwrap(),
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let p: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (p["serial"].as_str(), p["key_version"].as_u64()),
+        (Some("IPC4K15D-000042"), Some(3))
+    );
+    assert_eq!(p["setup_code"].as_str().unwrap().len(), 9);
+    // Factory data is read-only, and written once.
+    let mode = std::fs::metadata(cam.join("factory.json"))
+        .unwrap()
+        .permissions();
+    assert!(mode.readonly());
+    let (code, out, _) = run(&args);
+    assert_eq!(code, 1);
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        e["error"].as_str().unwrap().contains("written once"),
+        "{out}"
+    );
+    // Bad input: clear message, exit 1; bad usage: exit 2.
+    let (code, _, err) = run(&[
+        "provision",
+        "--master-key",
+        master.to_str().unwrap(),
+        "--model",
+        "NOPE",
+        "--serial",
+        "NOPE-1",
+        "--dir",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown model"), "{err}");
+    let (code, _, _) = run(&["provision", "--model", "IPC4K15"]);
+    assert_eq!(code, 2);
+}
+
+struct Lab {
+    child: Child,
+}
+
+impl Lab {
+    fn start(dir: &Path, extra: &[&str]) -> (Lab, Value) {
+        let _ = std::fs::remove_file(dir.join("lab.json"));
+        let child = camkey()
+            .args(["lab", "--dir", dir.to_str().unwrap(), "--time-scale", "60"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(dir.join("lab.json"))
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+            {
+                return (Lab { child }, v);
+            }
+            assert!(Instant::now() < end, "no lab.json within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(mut self) -> i32 {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("the lab did not stop on SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(ca: &str) -> reqwest::blocking::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap()
+}
+
+fn wait_device(c: &reqwest::blocking::Client, api: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = c.get(format!("{api}/device")).send()
+            && r.status() == 200
+        {
+            return r.json().unwrap();
+        }
+        assert!(Instant::now() < end, "camera API never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lab, m1) = Lab::start(tmp.path(), &[]);
+    let cams = m1["cameras"].as_array().unwrap();
+    let models: Vec<&str> = cams.iter().map(|c| c["model"].as_str().unwrap()).collect();
+    for want in ["IPC4K15", "IPC4K15D", "IPC4T8", "IPC4PTZ25"] {
+        assert!(models.contains(&want), "{models:?}");
+    }
+    for c in cams {
+        assert!(c["url"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+        for k in ["hardware", "onvif", "serial_console", "poe_port"] {
+            assert!(c.get(k).is_some(), "{k}");
+        }
+    }
+    assert!(Path::new(m1["device_ca"].as_str().unwrap()).exists());
+    let http = client(m1["device_ca"].as_str().unwrap());
+    let api = cams[0]["api"].as_str().unwrap().to_string();
+    assert_eq!(wait_device(&http, &api)["initialized"], false);
+    let r = http
+        .post(format!("{api}/init"))
+        .json(&json!({"password": "tulip-harbor-quietly-42"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let home = http
+        .get(m1["url"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(home.contains(cams[0]["serial"].as_str().unwrap()));
+    assert_eq!(lab.stop(), 0);
+
+    let (lab, m2) = Lab::start(tmp.path(), &["--cameras", "1"]);
+    let cams2 = m2["cameras"].as_array().unwrap();
+    assert_eq!(cams2.len(), cams.len() + 1, "--cameras adds to the set");
+    for (a, b) in cams.iter().zip(cams2) {
+        for k in ["serial", "url", "api", "setup_code"] {
+            assert_eq!(a[k], b[k], "{k} changed on resume");
+        }
+    }
+    assert_eq!(m1["url"], m2["url"]);
+    assert_eq!(
+        wait_device(&http, &api)["initialized"],
+        true,
+        "state survived the restart"
+    );
+    let r = http
+        .post(format!("{api}/login"))
+        .json(&json!({"username": "admin", "password": "tulip-harbor-quietly-42"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(lab.stop(), 0);
+}
+
+#[test]
+fn lab_refuses_bad_options_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    let (code, _, err) = run(&["lab", "--dir", d, "--relay", "mail.example:25"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("smtp://HOST:PORT"), "{err}");
+    let (code, _, err) = run(&["lab", "--dir", d, "--time-scale", "0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--time-scale"), "{err}");
+    let (code, _, _) = run(&["lab", "--dir", d, "--bind", "not-an-ip"]);
+    assert_eq!(code, 2);
+}
