@@ -77,12 +77,19 @@ pub enum CoreError {
     /// A network or time setting that does not parse.
     #[error("{0}")]
     BadSetting(String),
-    /// Unknown user or wrong password (one answer for both).
+    /// Unknown user or wrong password (one answer for both); `locked` when this failure
+    /// locked the source out.
     #[error("The user name or password is wrong.")]
-    BadCredentials,
+    BadCredentials {
+        /// The lock this failure started, if it did.
+        locked: Option<RetryAfter>,
+    },
     /// Wrong current password when changing it.
     #[error("The current password is wrong.")]
-    WrongPassword,
+    WrongPassword {
+        /// The lock this failure started, if it did.
+        locked: Option<RetryAfter>,
+    },
     /// Too many attempts.
     #[error("Too many attempts.")]
     RateLimited(RetryAfter),
@@ -292,11 +299,18 @@ impl Core {
                         Some(source),
                         "wrong setup code".into(),
                     );
+                    let lockout = self.entry(
+                        &g.state,
+                        "locked_out",
+                        None,
+                        Some(source),
+                        "too many wrong setup codes: this source waits 5 minutes".into(),
+                    );
                     self.record(&mut g, |s| {
-                        if s.limits.fail(&p, SCOPE_INIT, ADMIN, &src, now) == Failure::LockedOut {
-                            // recorded in the same entry below
-                        }
                         s.push_audit(entry);
+                        if s.limits.fail(&p, SCOPE_INIT, ADMIN, &src, now) == Failure::LockedOut {
+                            s.push_audit(lockout);
+                        }
                     })?;
                     return Err(CoreError::SetupCodeWrong);
                 }
@@ -389,8 +403,9 @@ impl Core {
     ) -> Result<String, CoreError> {
         let src = limits::source_key(source);
         let p = self.config.limits;
-        let (key, hash, outcome) = {
-            let mut g = self.lock();
+        let _turn = self.hasher.turn().await;
+        let (key, hash) = {
+            let g = self.lock();
             if !g.state.initialized() {
                 return Err(CoreError::NotInitialized);
             }
@@ -403,24 +418,17 @@ impl Core {
                 .map(|a| a.name.clone())
                 .unwrap_or_else(|| "?unknown".into());
             let hash = account.map(|a| a.password_hash.clone());
-            let now = self.clock.elapsed_ms();
             g.state
                 .limits
-                .check(&p, SCOPE_LOGIN, &key, &src, now)
+                .check(&p, SCOPE_LOGIN, &key, &src, self.clock.elapsed_ms())
                 .map_err(CoreError::RateLimited)?;
-            // Counted as a failure until proven otherwise, so parallel guesses see it.
-            let outcome = g.state.limits.fail(&p, SCOPE_LOGIN, &key, &src, now);
-            (key, hash, outcome)
+            (key, hash)
         };
-        let ok = self
-            .hasher
-            .verify(
-                password.to_string(),
-                hash.clone()
-                    .unwrap_or_else(|| passwords::dummy_hash().to_string()),
-            )
-            .await
-            && hash.is_some();
+        // Unknown users are checked against a dummy hash: the same work, the same answer.
+        let phc = hash
+            .clone()
+            .unwrap_or_else(|| passwords::dummy_hash().to_string());
+        let ok = self.hasher.verify_in_turn(password.to_string(), phc).await && hash.is_some();
         let mut g = self.lock();
         if ok {
             g.state.limits.succeed(SCOPE_LOGIN, &key, &src);
@@ -438,27 +446,31 @@ impl Core {
             Some(source),
             "wrong user name or password".into(),
         );
-        let e2 = (outcome == Failure::LockedOut).then(|| {
-            self.entry(
-                &g.state,
-                "locked_out",
-                Some(shown),
-                Some(source),
-                format!(
-                    "{} failed attempts: this source is locked out for {} minutes",
-                    p.per_source_max,
-                    p.per_source_lock_ms / 60_000
-                ),
-            )
-        });
-        // The provisional failure is already in memory; this saves it with the entries.
+        let lockout = self.entry(
+            &g.state,
+            "locked_out",
+            Some(shown),
+            Some(source),
+            format!(
+                "{} failed attempts: this source is locked out for {} minutes",
+                p.per_source_max,
+                p.per_source_lock_ms / 60_000
+            ),
+        );
+        let now = self.clock.elapsed_ms();
+        let mut locked = None;
         self.record(&mut g, |s| {
+            let outcome = s.limits.fail(&p, SCOPE_LOGIN, &key, &src, now);
             s.push_audit(e1);
-            if let Some(e2) = e2 {
-                s.push_audit(e2);
+            if outcome == Failure::LockedOut {
+                s.push_audit(lockout);
+                locked = Some(RetryAfter {
+                    ms: p.per_source_lock_ms,
+                    locked: true,
+                });
             }
         })?;
-        Err(CoreError::BadCredentials)
+        Err(CoreError::BadCredentials { locked })
     }
 
     /// `POST /login`: returns a session token.
@@ -514,7 +526,9 @@ impl Core {
             .await
         {
             Ok(_) => {}
-            Err(CoreError::BadCredentials) => return Err(CoreError::WrongPassword),
+            Err(CoreError::BadCredentials { locked }) => {
+                return Err(CoreError::WrongPassword { locked });
+            }
             Err(e) => return Err(e),
         }
         let hash = self.hasher.hash(new.to_string()).await;
@@ -522,7 +536,7 @@ impl Core {
         let mut next = g.state.clone();
         match next.account_mut(user) {
             Some(a) => a.password_hash = hash,
-            None => return Err(CoreError::BadCredentials),
+            None => return Err(CoreError::BadCredentials { locked: None }),
         }
         let entry = self.entry(
             &next,

@@ -77,9 +77,15 @@ impl Hasher {
             .unwrap_or_default()
     }
 
-    /// Verifies off the async threads.
-    pub async fn verify(&self, secret: String, phc: String) -> bool {
-        let _permit = self.permits.acquire().await;
+    /// Waits for a turn to hash. A sign-in holds its turn from the rate-limit check to the
+    /// recording of its outcome, so no more than [`CONCURRENT_HASHES`] guesses are ever
+    /// between "allowed" and "counted".
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    /// Verifies off the async threads; the caller holds a [`Hasher::turn`].
+    pub async fn verify_in_turn(&self, secret: String, phc: String) -> bool {
         tokio::task::spawn_blocking(move || verify(&secret, &phc))
             .await
             .unwrap_or(false)

@@ -3,6 +3,7 @@
 //! Messages say what to do next, in plain words; internal causes are logged, not shown.
 
 use crate::core::CoreError;
+use crate::limits::RetryAfter;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -125,15 +126,21 @@ impl From<CoreError> for ApiError {
                 "The recovery e-mail address is not valid. Enter an address like name@example.com, or leave it empty to keep the vendor's support desk.",
             ),
             CoreError::BadSetting(m) => ApiError::new(S::BAD_REQUEST, "setting_invalid", m),
-            CoreError::BadCredentials => ApiError::new(
-                S::UNAUTHORIZED,
-                "bad_credentials",
-                "The user name or password is wrong. Check Caps Lock and try again.",
+            CoreError::BadCredentials { locked } => with_lock(
+                ApiError::new(
+                    S::UNAUTHORIZED,
+                    "bad_credentials",
+                    "The user name or password is wrong. Check Caps Lock and try again.",
+                ),
+                locked,
             ),
-            CoreError::WrongPassword => ApiError::new(
-                S::FORBIDDEN,
-                "wrong_password",
-                "The current password is wrong. Type it again; nothing was changed.",
+            CoreError::WrongPassword { locked } => with_lock(
+                ApiError::new(
+                    S::FORBIDDEN,
+                    "wrong_password",
+                    "The current password is wrong. Type it again; nothing was changed.",
+                ),
+                locked,
             ),
             CoreError::RateLimited(r) => ApiError {
                 retry_after: Some(r.secs()),
@@ -201,6 +208,19 @@ impl From<FormRejection> for ApiError {
             ),
         }
     }
+}
+
+/// A wrong secret that also started a lock says so, and when to come back.
+fn with_lock(mut e: ApiError, locked: Option<RetryAfter>) -> ApiError {
+    if let Some(r) = locked {
+        e.message = format!(
+            "{} That was too many wrong attempts from your address: try again {}.",
+            e.message,
+            wait_words(r.secs())
+        );
+        e.retry_after = Some(r.secs());
+    }
+    e
 }
 
 fn too_large() -> ApiError {
