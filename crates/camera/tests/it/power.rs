@@ -58,7 +58,7 @@ async fn torture_child() {
         }
         match core.change_password("admin", A, B, src).await {
             Ok(()) => {}
-            Err(CoreError::WrongPassword) => {
+            Err(CoreError::WrongPassword { .. }) => {
                 core.change_password("admin", B, A, src).await.unwrap()
             }
             Err(e) => panic!("{e}"),
