@@ -19,6 +19,7 @@ pub mod api;
 pub mod catalogue;
 pub mod clock;
 pub mod crockford;
+mod docs;
 pub mod factory;
 pub mod keys;
 pub mod policy;
