@@ -93,6 +93,8 @@ struct Lab {
 }
 
 impl Lab {
+    // The child is waited for in `stop`, or killed and waited for in `Drop`.
+    #[allow(clippy::zombie_processes)]
     fn start(dir: &Path, extra: &[&str]) -> (Lab, Value) {
         let _ = std::fs::remove_file(dir.join("lab.json"));
         let child = camkey()
