@@ -7,6 +7,7 @@
 
 use crate::clock::CameraClock;
 use crate::limits::{self, Failure, Limits, Policy, RetryAfter};
+use crate::mail::{MailError, SmtpSettings};
 use crate::passwords::{self, Hasher};
 use crate::sessions::{self, Sessions};
 use crate::state::{ADMIN, Account, Role, StoredQuestion, UserState};
@@ -30,12 +31,14 @@ pub const SCOPE_INIT: &str = "init";
 pub const MAX_USERNAME: usize = 64;
 
 /// Settings of the core.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CoreConfig {
     /// Network initialization is open this long after boot (S8).
     pub init_window_ms: u64,
     /// Rate-limit policy.
     pub limits: Policy,
+    /// SMTP settings used until the owner sets their own (the lab points them at its mail).
+    pub default_smtp: Option<SmtpSettings>,
 }
 
 impl Default for CoreConfig {
@@ -43,6 +46,7 @@ impl Default for CoreConfig {
         CoreConfig {
             init_window_ms: 30 * 60_000,
             limits: Policy::default(),
+            default_smtp: None,
         }
     }
 }
@@ -96,14 +100,57 @@ pub enum CoreError {
     /// Flash refused.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// A recovery method this camera does not offer now.
+    #[error("{0}")]
+    MethodUnavailable(&'static str),
+    /// Wrong security answers.
+    #[error("The answers are not right.")]
+    WrongAnswers {
+        /// The lock this failure started, if it did.
+        locked: Option<RetryAfter>,
+    },
+    /// A code that does not parse.
+    #[error(transparent)]
+    CodeUnreadable(camkey_proto::code::CodeError),
+    /// A code that matches nothing live.
+    #[error("The code is not valid.")]
+    CodeWrong {
+        /// The lock this failure started, if it did.
+        locked: Option<RetryAfter>,
+    },
+    /// A genuine code past its 24 hours (or 10 minutes for e-mailed codes).
+    #[error("The code has expired.")]
+    CodeExpired,
+    /// Asked again too soon (new QR code, another e-mailed code).
+    #[error("Too soon.")]
+    TooSoon(RetryAfter),
+    /// Mail could not be sent.
+    #[error(transparent)]
+    Mail(#[from] MailError),
 }
 
 /// Who is asking: the request's source address.
 pub type Source = IpAddr;
 
+mod recovery;
+pub use recovery::{QrView, RecoveryMethods, SettingsView};
+
 struct Inner {
     state: UserState,
     sessions: Sessions,
+}
+
+/// A mail the camera sends in the background (notices), with its purpose for the audit log.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// What it is, for the audit log (e.g. `reset_notice`).
+    pub purpose: &'static str,
 }
 
 /// The camera's core.
@@ -114,6 +161,8 @@ pub struct Core {
     inner: Mutex<Inner>,
     hasher: Hasher,
     config: CoreConfig,
+    /// Background mail (notices); `None` until a runtime attached a worker.
+    outbox: Mutex<Option<tokio::sync::mpsc::Sender<Outgoing>>>,
 }
 
 impl Core {
@@ -146,6 +195,7 @@ impl Core {
             }),
             hasher: Hasher::default(),
             config,
+            outbox: Mutex::new(None),
         }))
     }
 

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod core;
 pub mod http;
 pub mod limits;
+pub mod mail;
 pub mod passwords;
 pub mod server;
 pub mod sessions;

@@ -141,6 +141,21 @@ impl Camera {
             None => None,
         };
 
+        // Background mail (notices): a few tries with backoff, outcome in the audit log.
+        let (outbox, mut queue) = tokio::sync::mpsc::channel::<crate::core::Outgoing>(32);
+        core.attach_outbox(outbox);
+        let mail_core = core.clone();
+        let mailer = tokio::spawn(async move {
+            while let Some(mail) = queue.recv().await {
+                for wait in [5, 30, 0] {
+                    if mail_core.deliver(&mail).await.is_ok() || wait == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                }
+            }
+        });
+
         let (stop, stopped) = oneshot::channel::<()>();
         let tick_core = core.clone();
         let task = tokio::spawn(async move {
@@ -158,6 +173,7 @@ impl Camera {
             if let Some(p) = plain {
                 let _ = p.await;
             }
+            mailer.abort();
             tick_core.tick();
         });
         Ok(Camera {

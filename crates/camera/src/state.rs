@@ -62,6 +62,26 @@ pub struct TimeState {
     pub source: Option<String>,
 }
 
+/// A live QR challenge (S3): at most two, newest last.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredChallenge {
+    /// The challenge's nonce (hex): its identity.
+    pub nonce: String,
+    /// Camera elapsed ms when it was made.
+    pub created_elapsed: u64,
+    /// Its text form (not secret: any host on the LAN may see it).
+    pub text: String,
+}
+
+/// A live e-mailed recovery code (S3b): only its keyed hash is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredEmailCode {
+    /// HMAC-SHA256 of the code under the device key's `camkey/email-code/v1` sub-key (hex).
+    pub hash: String,
+    /// Camera elapsed ms when it was sent.
+    pub created_elapsed: u64,
+}
+
 /// Everything the owner set, and what must survive a reboot.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserState {
@@ -89,6 +109,18 @@ pub struct UserState {
     pub audit: VecDeque<AuditEntry>,
     /// Next audit sequence number.
     pub audit_next: u64,
+    /// The camera's SMTP settings (`None`: not configured, or the lab's default).
+    #[serde(default)]
+    pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Whether the last mail the camera tried to send went out.
+    #[serde(default)]
+    pub smtp_ok: Option<bool>,
+    /// Live QR challenges, newest last (at most two).
+    #[serde(default)]
+    pub challenges: Vec<StoredChallenge>,
+    /// Live e-mailed recovery codes (at most three).
+    #[serde(default)]
+    pub email_codes: Vec<StoredEmailCode>,
 }
 
 impl Default for UserState {
@@ -106,6 +138,10 @@ impl Default for UserState {
             limits: Limits::default(),
             audit: VecDeque::new(),
             audit_next: 1,
+            smtp: None,
+            smtp_ok: None,
+            challenges: Vec::new(),
+            email_codes: Vec::new(),
         }
     }
 }

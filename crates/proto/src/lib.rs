@@ -17,7 +17,9 @@
 
 pub mod api;
 pub mod catalogue;
+pub mod challenge;
 pub mod clock;
+pub mod code;
 pub mod crockford;
 mod docs;
 pub mod factory;

@@ -3,6 +3,8 @@
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::{AppState, Authed, session_clear_cookie, session_set_cookie};
+use crate::core::{QrView, RecoveryMethods, SettingsView};
+use crate::mail::SmtpSettings;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use camkey_proto::api::{
     AuditEntry, DeviceInfo, InitRequest, LoginRequest, LoginResponse, PasswordChange,
+    QuestionAnswer,
 };
+use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 
@@ -23,6 +27,17 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/password", post(password))
         .route("/audit", get(audit))
+        .route("/recovery", get(recovery))
+        .route("/recovery/questions", get(questions).post(answer_questions))
+        .route("/recovery/email", post(send_email_code))
+        .route("/recovery/email/verify", post(verify_email_code))
+        .route("/recovery/qr", get(qr).post(verify_security_code))
+        .route("/recovery/qr/new", post(new_qr))
+        .route("/settings", get(settings))
+        .route("/settings/recovery-email", post(set_recovery_email))
+        .route("/settings/questions", post(set_questions))
+        .route("/settings/smtp", post(set_smtp))
+        .route("/settings/smtp/test", post(test_mail))
         .fallback(|| async { ApiError::not_found() })
 }
 
@@ -93,4 +108,184 @@ async fn password(
 
 async fn audit(State(st): State<AppState>, _auth: Authed) -> Json<Vec<AuditEntry>> {
     Json(st.core.audit())
+}
+
+async fn recovery(State(st): State<AppState>) -> Json<RecoveryMethods> {
+    Json(st.core.recovery_methods())
+}
+
+async fn questions(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "questions": st.core.recovery_questions()? })))
+}
+
+/// `POST /recovery/questions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answers {
+    answers: Vec<String>,
+    new_password: String,
+}
+
+const RECOVERED: &str = "The password is reset. Every session was signed out and every other account disabled. Sign in as admin with the new password.";
+
+async fn answer_questions(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<Answers>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if req.answers.len() > camkey_proto::policy::MAX_QUESTIONS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Give one answer per question.",
+        ));
+    }
+    st.core
+        .recover_with_answers(&req.answers, &req.new_password, peer.ip())
+        .await?;
+    Ok(Json(json!({"recovered": true, "message": RECOVERED})))
+}
+
+async fn send_email_code(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (to, ttl) = st.core.send_email_code(peer.ip()).await?;
+    Ok(Json(json!({
+        "sent": true,
+        "to": to,
+        "expires_in": ttl,
+        "message": format!("A code is on its way to {to}. Type it here within 10 minutes, with a new password.")
+    })))
+}
+
+/// A code and a new password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeAndPassword {
+    code: String,
+    new_password: String,
+}
+
+async fn verify_email_code(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<CodeAndPassword>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    st.core
+        .recover_with_email_code(&req.code, &req.new_password, peer.ip())
+        .await?;
+    Ok(Json(json!({"recovered": true, "message": RECOVERED})))
+}
+
+async fn qr(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<QrView>, ApiError> {
+    Ok(Json(st.core.qr_challenge(peer.ip())?))
+}
+
+async fn new_qr(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<QrView>, ApiError> {
+    Ok(Json(st.core.new_qr_challenge(peer.ip())?))
+}
+
+async fn verify_security_code(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<CodeAndPassword>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    st.core
+        .recover_with_security_code(&req.code, &req.new_password, peer.ip())
+        .await?;
+    Ok(Json(json!({"recovered": true, "message": RECOVERED})))
+}
+
+async fn settings(State(st): State<AppState>, _auth: Authed) -> Json<SettingsView> {
+    Json(st.core.settings())
+}
+
+/// `POST /settings/recovery-email`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryEmail {
+    current_password: String,
+    recovery_email: Option<String>,
+}
+
+async fn set_recovery_email(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    auth: Authed,
+    ApiJson(req): ApiJson<RecoveryEmail>,
+) -> Result<Json<SettingsView>, ApiError> {
+    st.core
+        .set_recovery_email(
+            &auth.user,
+            &req.current_password,
+            req.recovery_email.as_deref(),
+            peer.ip(),
+        )
+        .await?;
+    Ok(Json(st.core.settings()))
+}
+
+/// `POST /settings/questions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Questions {
+    current_password: String,
+    #[serde(default)]
+    security_questions: Option<Vec<QuestionAnswer>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+async fn set_questions(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    auth: Authed,
+    ApiJson(req): ApiJson<Questions>,
+) -> Result<Json<SettingsView>, ApiError> {
+    st.core
+        .set_questions(
+            &auth.user,
+            &req.current_password,
+            req.security_questions,
+            req.enabled,
+            peer.ip(),
+        )
+        .await?;
+    Ok(Json(st.core.settings()))
+}
+
+/// `POST /settings/smtp`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Smtp {
+    current_password: String,
+    smtp: Option<SmtpSettings>,
+}
+
+async fn set_smtp(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    auth: Authed,
+    ApiJson(req): ApiJson<Smtp>,
+) -> Result<Json<SettingsView>, ApiError> {
+    st.core
+        .set_smtp(&auth.user, &req.current_password, req.smtp, peer.ip())
+        .await?;
+    Ok(Json(st.core.settings()))
+}
+
+async fn test_mail(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    auth: Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let to = st.core.test_mail(&auth.user, peer.ip()).await?;
+    Ok(Json(json!({"sent": true, "to": to})))
 }

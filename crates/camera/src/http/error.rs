@@ -82,7 +82,9 @@ impl ApiError {
 
 /// "in 5 minutes", "in 40 seconds".
 pub fn wait_words(secs: u64) -> String {
-    if secs >= 120 {
+    if secs >= 2 * 3600 {
+        format!("in {} hours", secs.div_ceil(3600))
+    } else if secs >= 120 {
         format!("in {} minutes", secs.div_ceil(60))
     } else if secs > 60 {
         "in 2 minutes".into()
@@ -161,6 +163,51 @@ impl From<CoreError> for ApiError {
                 )
             },
             CoreError::Store(e) => ApiError::internal(&e),
+            CoreError::MethodUnavailable(m) => ApiError::new(S::CONFLICT, "method_unavailable", m),
+            CoreError::WrongAnswers { locked } => with_lock(
+                ApiError::new(
+                    S::UNAUTHORIZED,
+                    "wrong_answers",
+                    "At least one answer is not right. Answer every question again; case and spacing do not matter.",
+                ),
+                locked,
+            ),
+            CoreError::CodeUnreadable(e) => ApiError::new(
+                S::BAD_REQUEST,
+                "code_unreadable",
+                format!("Check the code: {e}."),
+            ),
+            CoreError::CodeWrong { locked } => with_lock(
+                ApiError::new(
+                    S::UNAUTHORIZED,
+                    "code_wrong",
+                    "This code is not valid for this camera. Check it against the mail (the newest mail's code is the one to use) and type it again.",
+                ),
+                locked,
+            ),
+            CoreError::CodeExpired => ApiError::new(
+                S::FORBIDDEN,
+                "code_expired",
+                "This code has expired. Ask for a new one: send the QR code again (or ask for another e-mailed code).",
+            ),
+            CoreError::TooSoon(r) => ApiError {
+                retry_after: Some(r.secs()),
+                ..ApiError::new(
+                    S::TOO_MANY_REQUESTS,
+                    "too_soon",
+                    format!(
+                        "A new one can be made {}. The one you have is still valid: use it, or send it again.",
+                        wait_words(r.secs())
+                    ),
+                )
+            },
+            CoreError::Mail(e) => ApiError::new(
+                S::BAD_GATEWAY,
+                "mail_failed",
+                format!(
+                    "The camera could not send the mail ({e}). Check the camera's mail settings, or choose another way."
+                ),
+            ),
         }
     }
 }

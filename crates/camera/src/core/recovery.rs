@@ -1,0 +1,930 @@
+//! Forgot password (DESIGN §1, S2–S6): security questions, an e-mailed code and the QR
+//! challenge, the settings that feed them (recovery address, questions, SMTP), and what
+//! every recovery does afterwards.
+//!
+//! Every method ends in [`Core::finish_recovery`]: a new password (the same policy as at
+//! initialization), every session ended, every account but admin disabled, live challenges
+//! and codes dropped, an audit entry, and a notice to the owner-set recovery address
+//! (method, time, source; never the code or the password).
+
+use super::*;
+use crate::mail;
+use crate::state::{StoredChallenge, StoredEmailCode};
+use camkey_proto::api::QuestionAnswer;
+use camkey_proto::challenge::{self, Challenge, Recovery};
+use camkey_proto::code::{self, CodeError};
+use camkey_proto::crockford;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+/// Limits scope of security answers.
+pub const SCOPE_QUESTIONS: &str = "questions";
+/// Limits scope of e-mailed codes.
+pub const SCOPE_EMAIL: &str = "email";
+/// Limits scope of QR security codes.
+pub const SCOPE_QR: &str = "qr";
+/// An e-mailed code lives this long (S3b).
+pub const EMAIL_CODE_TTL_MS: u64 = 10 * 60_000;
+/// At most this many e-mailed codes live at once.
+pub const EMAIL_CODES_LIVE: usize = 3;
+/// Another e-mailed code only this long after the last one.
+pub const EMAIL_CODE_INTERVAL_MS: u64 = 60_000;
+/// Symbols in an e-mailed code (50 bits).
+pub const EMAIL_CODE_CHARS: usize = 10;
+/// A new QR challenge only this long after the newest one. Four a day at most stays
+/// below the vendor's per-device cap, so nobody on the LAN can use up the owner's codes,
+/// and the owner's challenge outlives at least 12 hours of anyone else's requests.
+pub const NEW_CHALLENGE_INTERVAL_MS: u64 = 12 * 3_600_000;
+/// At most this many challenges live.
+pub const CHALLENGES_LIVE: usize = 2;
+const EMAIL_CODE_LABEL: &[u8] = b"camkey/email-code/v1";
+
+/// `GET /recovery`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RecoveryMethods {
+    /// Among `questions`, `email`, `qr`, in that order.
+    pub methods: Vec<&'static str>,
+    /// Whether this model offers "Forgot password?" at all.
+    pub web_reset: bool,
+    /// What to do next, in plain words.
+    pub message: String,
+}
+
+/// `GET /recovery/qr`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QrView {
+    /// The challenge string.
+    pub text: String,
+    /// The QR code (SVG) of [`QrView::url`].
+    pub svg: String,
+    /// The reset page with the challenge in its fragment.
+    pub url: String,
+    /// The vendor's automated reset address, to mail the string to.
+    pub reset_address: String,
+    /// Seconds until this challenge ends.
+    pub expires_in: u64,
+    /// Seconds until another QR code can be made (0: now).
+    pub new_allowed_in: u64,
+}
+
+/// `GET /settings`: what the owner has set (no secrets).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SettingsView {
+    /// The owner's recovery address, or `None` (factory default).
+    pub recovery_email: Option<String>,
+    /// The factory default.
+    pub default_recovery_email: String,
+    /// The questions (not the answers).
+    pub questions: Vec<String>,
+    /// Whether recovery by questions is on.
+    pub questions_enabled: bool,
+    /// SMTP settings, without the password.
+    pub smtp: Option<SmtpView>,
+    /// Whether the last mail went out.
+    pub smtp_ok: Option<bool>,
+}
+
+/// SMTP settings as shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SmtpView {
+    /// Server.
+    pub server: String,
+    /// Port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: mail::TlsMode,
+    /// Login.
+    pub username: Option<String>,
+    /// Whether a password is stored.
+    pub password_set: bool,
+    /// Sender.
+    pub sender: String,
+    /// Whether these are the camera's built-in defaults (the lab's mail).
+    pub default: bool,
+}
+
+fn email_code_hash(core: &Core, canonical: &str) -> String {
+    let mut m =
+        <Hmac<Sha256> as Mac>::new_from_slice(&core.factory.device_key.subkey(EMAIL_CODE_LABEL))
+            .expect("HMAC takes any key length");
+    m.update(canonical.as_bytes());
+    data_encoding::HEXLOWER.encode(&m.finalize().into_bytes())
+}
+
+/// The QR code of `data` as SVG.
+pub fn qr_svg(data: &str) -> String {
+    match qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::M) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+impl Core {
+    /// The SMTP settings in force: the owner's, else the built-in default.
+    fn smtp(&self, st: &UserState) -> Option<SmtpSettings> {
+        st.smtp.clone().or_else(|| self.config.default_smtp.clone())
+    }
+
+    /// Attaches the background mail queue (a runtime is needed to run its worker).
+    pub fn attach_outbox(&self, tx: tokio::sync::mpsc::Sender<Outgoing>) {
+        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    }
+
+    /// Queues a background mail (notices). Never blocks; a full queue drops the mail
+    /// with an audit entry.
+    fn queue_mail(&self, g: &mut Inner, mail: Outgoing) {
+        let sent = self
+            .outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.try_send(mail.clone()).is_ok());
+        if !sent {
+            let e = self.entry(
+                &g.state,
+                "mail_dropped",
+                None,
+                None,
+                format!(
+                    "{} to {} could not be queued",
+                    mail.purpose,
+                    mail::mask(&mail.to)
+                ),
+            );
+            let _ = self.record(g, |s| s.push_audit(e));
+        }
+    }
+
+    /// Sends a queued mail (called by the worker) and records the outcome.
+    pub async fn deliver(&self, mail: &Outgoing) -> Result<(), MailError> {
+        let settings = self.smtp(&self.lock().state);
+        let result = match settings {
+            Some(s) => s.send(&mail.to, &mail.subject, mail.body.clone()).await,
+            None => Err(MailError::Settings("no mail server is set".into())),
+        };
+        let mut g = self.lock();
+        let ok = result.is_ok();
+        let detail = match &result {
+            Ok(()) => format!("{} sent to {}", mail.purpose, mail::mask(&mail.to)),
+            Err(e) => format!("{} to {} failed: {e}", mail.purpose, mail::mask(&mail.to)),
+        };
+        let e = self.entry(
+            &g.state,
+            if ok { "mail_sent" } else { "mail_failed" },
+            None,
+            None,
+            detail,
+        );
+        let _ = self.record(&mut g, |s| {
+            s.smtp_ok = Some(ok);
+            s.push_audit(e);
+        });
+        result
+    }
+
+    /// `GET /recovery`: the methods available now.
+    pub fn recovery_methods(&self) -> RecoveryMethods {
+        let g = self.lock();
+        let st = &g.state;
+        let m = self.factory.model_info();
+        let mut methods = Vec::new();
+        if m.web_reset {
+            if st.questions_enabled && !st.questions.is_empty() {
+                methods.push("questions");
+            }
+            if st.recovery_email.is_some() && self.smtp(st).is_some() && st.smtp_ok != Some(false) {
+                methods.push("email");
+            }
+            methods.push("qr");
+        }
+        let message = if m.web_reset {
+            "Choose a way to prove you own this camera. Each one ends with choosing a new admin password.".into()
+        } else {
+            format!(
+                "The {} has no password reset from its web page. If you have lost the password, the camera must be reset by the vendor: file a support request with your order number and the camera's serial ({}); the vendor's support desk is {}.",
+                self.factory.model, self.factory.serial, self.factory.default_recovery_address
+            )
+        };
+        RecoveryMethods {
+            methods,
+            web_reset: m.web_reset,
+            message,
+        }
+    }
+
+    fn require_method(&self, method: &'static str) -> Result<(), CoreError> {
+        if !self.initialized() {
+            return Err(CoreError::NotInitialized);
+        }
+        if self.recovery_methods().methods.contains(&method) {
+            return Ok(());
+        }
+        Err(CoreError::MethodUnavailable(match method {
+            "questions" => {
+                "Security questions are not set or switched off on this camera: choose another way on the Forgot password page."
+            }
+            "email" => {
+                "This camera cannot e-mail a code: the owner set no recovery address, or no mail server works. Choose another way on the Forgot password page."
+            }
+            _ => {
+                "This camera has no password reset from its web page: see Help for the reset button and the vendor's support."
+            }
+        }))
+    }
+
+    /// Counts a failed guess in `scope`; returns the lock it started, if any.
+    fn guess_failed(
+        &self,
+        g: &mut Inner,
+        scope: &str,
+        source: Source,
+        event: &str,
+    ) -> Result<Option<RetryAfter>, CoreError> {
+        let p = self.config.limits;
+        let src = limits::source_key(source);
+        let now = self.clock.elapsed_ms();
+        let e = self.entry(
+            &g.state,
+            event,
+            None,
+            Some(source),
+            format!("wrong {scope} attempt"),
+        );
+        let lock_entry = self.entry(
+            &g.state,
+            "locked_out",
+            None,
+            Some(source),
+            format!(
+                "too many wrong {scope} attempts: this source waits {} minutes",
+                p.per_source_lock_ms / 60_000
+            ),
+        );
+        let mut locked = None;
+        self.record(g, |s| {
+            s.push_audit(e);
+            if s.limits.fail(&p, scope, ADMIN, &src, now) == Failure::LockedOut {
+                s.push_audit(lock_entry);
+                locked = Some(RetryAfter {
+                    ms: p.per_source_lock_ms,
+                    locked: true,
+                });
+            }
+        })?;
+        Ok(locked)
+    }
+
+    fn limit_check(&self, g: &Inner, scope: &str, source: Source) -> Result<(), CoreError> {
+        g.state
+            .limits
+            .check(
+                &self.config.limits,
+                scope,
+                ADMIN,
+                &limits::source_key(source),
+                self.clock.elapsed_ms(),
+            )
+            .map_err(CoreError::RateLimited)
+    }
+
+    /// The end of every recovery.
+    async fn finish_recovery(
+        &self,
+        method: &str,
+        new_password: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        let hash = self.hasher.hash(new_password.to_string()).await;
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        for a in next.accounts.iter_mut() {
+            if a.name == ADMIN {
+                a.password_hash = hash.clone();
+                a.enabled = true;
+            } else {
+                a.enabled = false;
+            }
+        }
+        next.challenges.clear();
+        next.email_codes.clear();
+        for scope in [SCOPE_LOGIN, SCOPE_QUESTIONS, SCOPE_EMAIL, SCOPE_QR] {
+            next.limits.clear_account(scope, ADMIN);
+        }
+        let disabled = next.accounts.iter().filter(|a| !a.enabled).count();
+        let detail = format!(
+            "password reset by {method}; every session ended; {disabled} other account(s) disabled until the owner re-enables them"
+        );
+        let entry = self.entry(
+            &next,
+            "password_recovered",
+            Some(ADMIN),
+            Some(source),
+            detail,
+        );
+        next.push_audit(entry);
+        let notify = next.recovery_email.clone();
+        self.commit(&mut g, next)?;
+        g.sessions.revoke_all();
+        if let Some(to) = notify {
+            let when = format_wall(self.clock.wall_ms());
+            let body = format!(
+                "The admin password of your camera {} (serial {}) was reset.\n\n\
+                 Method: {method}\nTime: {when}\nFrom: {source}\n\n\
+                 Every session was signed out and every other account was disabled.\n\
+                 If this was you, there is nothing else to do.\n\
+                 If it was not you, someone can reach your recovery mailbox or the camera: \
+                 reset the camera with its reset button (see the camera's Help page) or contact the vendor's support, \
+                 and change your e-mail password.\n",
+                self.factory.model, self.factory.serial
+            );
+            let subject = format!(
+                "Camera {} {}: the admin password was reset",
+                self.factory.model, self.factory.serial
+            );
+            self.queue_mail(
+                &mut g,
+                Outgoing {
+                    to,
+                    subject,
+                    body,
+                    purpose: "reset_notice",
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// `GET /recovery/questions`.
+    pub fn recovery_questions(&self) -> Result<Vec<String>, CoreError> {
+        self.require_method("questions")?;
+        Ok(self
+            .lock()
+            .state
+            .questions
+            .iter()
+            .map(|q| q.question.clone())
+            .collect())
+    }
+
+    /// `POST /recovery/questions`: every answer right, then a new password.
+    pub async fn recover_with_answers(
+        &self,
+        answers: &[String],
+        new_password: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        self.require_method("questions")?;
+        self.check_password(new_password)?;
+        let _turn = self.hasher.turn().await;
+        let hashes: Vec<String> = {
+            let g = self.lock();
+            self.limit_check(&g, SCOPE_QUESTIONS, source)?;
+            g.state
+                .questions
+                .iter()
+                .map(|q| q.answer_hash.clone())
+                .collect()
+        };
+        let mut all = answers.len() == hashes.len();
+        for (i, h) in hashes.iter().enumerate() {
+            // Every answer is checked, right or wrong, so the time tells nothing.
+            let a = answers
+                .get(i)
+                .map(|a| policy::normalize_answer(a))
+                .unwrap_or_default();
+            let a: String = a.chars().take(policy::ANSWER_MAX_CHARS).collect();
+            all &= self.hasher.verify_in_turn(a, h.clone()).await;
+        }
+        if !all {
+            let mut g = self.lock();
+            let locked =
+                self.guess_failed(&mut g, SCOPE_QUESTIONS, source, "recovery_answers_wrong")?;
+            return Err(CoreError::WrongAnswers { locked });
+        }
+        self.lock()
+            .state
+            .limits
+            .succeed(SCOPE_QUESTIONS, ADMIN, &limits::source_key(source));
+        self.finish_recovery("security questions", new_password, source)
+            .await
+    }
+
+    /// `POST /recovery/email`: mails a code to the owner's recovery address. Returns the
+    /// masked address and the code's lifetime in seconds.
+    pub async fn send_email_code(&self, source: Source) -> Result<(String, u64), CoreError> {
+        self.require_method("email")?;
+        let now = self.clock.elapsed_ms();
+        let mut value = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut value);
+        let code = crockford::encode_bits(
+            u128::from_be_bytes(value) & ((1u128 << 50) - 1),
+            EMAIL_CODE_CHARS,
+        );
+        let hash = email_code_hash(self, &code);
+        let (to, settings) = {
+            let mut g = self.lock();
+            let mut next = g.state.clone();
+            next.email_codes
+                .retain(|c| now < c.created_elapsed + EMAIL_CODE_TTL_MS);
+            if let Some(newest) = next.email_codes.last()
+                && now < newest.created_elapsed + EMAIL_CODE_INTERVAL_MS
+            {
+                return Err(CoreError::TooSoon(RetryAfter {
+                    ms: newest.created_elapsed + EMAIL_CODE_INTERVAL_MS - now,
+                    locked: false,
+                }));
+            }
+            if next.email_codes.len() >= EMAIL_CODES_LIVE {
+                let oldest = next.email_codes[0].created_elapsed;
+                return Err(CoreError::TooSoon(RetryAfter {
+                    ms: oldest + EMAIL_CODE_TTL_MS - now,
+                    locked: false,
+                }));
+            }
+            let to = next
+                .recovery_email
+                .clone()
+                .ok_or(CoreError::MethodUnavailable("no recovery address"))?;
+            // Saved before sending, so the live count holds even if two requests race.
+            next.email_codes.push(StoredEmailCode {
+                hash: hash.clone(),
+                created_elapsed: now,
+            });
+            let settings = self.smtp(&next);
+            self.commit(&mut g, next)?;
+            (to, settings)
+        };
+        let body = format!(
+            "Someone asked your camera {} (serial {}) for a recovery code.\n\n\
+             Code: {}\n\n\
+             Type it on the camera's Forgot password page within 10 minutes, with a new password.\n\
+             If you did not ask for it, ignore this mail: nobody can use the code without it.\n\
+             Asked from: {source}\n",
+            self.factory.model,
+            self.factory.serial,
+            crockford::group(&code, 5)
+        );
+        let subject = format!(
+            "Camera {} {}: your recovery code",
+            self.factory.model, self.factory.serial
+        );
+        let sent = match settings {
+            Some(s) => s.send(&to, &subject, body).await,
+            None => Err(MailError::Settings("no mail server is set".into())),
+        };
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        next.smtp_ok = Some(sent.is_ok());
+        let masked = mail::mask(&to);
+        let entry = match &sent {
+            Ok(()) => self.entry(
+                &next,
+                "recovery_code_sent",
+                None,
+                Some(source),
+                format!("recovery code mailed to {masked}"),
+            ),
+            Err(e) => {
+                next.email_codes.retain(|c| c.hash != hash);
+                self.entry(
+                    &next,
+                    "mail_failed",
+                    None,
+                    Some(source),
+                    format!("recovery code to {masked} failed: {e}"),
+                )
+            }
+        };
+        next.push_audit(entry);
+        self.commit(&mut g, next)?;
+        sent?;
+        Ok((masked, EMAIL_CODE_TTL_MS / 1000))
+    }
+
+    /// `POST /recovery/email/verify`.
+    pub async fn recover_with_email_code(
+        &self,
+        typed: &str,
+        new_password: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        if !self.initialized() {
+            return Err(CoreError::NotInitialized);
+        }
+        self.check_password(new_password)?;
+        let canonical = crockford::decode_bits(typed.trim(), EMAIL_CODE_CHARS)
+            .map(|v| crockford::encode_bits(v, EMAIL_CODE_CHARS))
+            .ok_or(CoreError::CodeUnreadable(CodeError::Unreadable))?;
+        let hash = email_code_hash(self, &canonical);
+        {
+            let mut g = self.lock();
+            self.limit_check(&g, SCOPE_EMAIL, source)?;
+            let now = self.clock.elapsed_ms();
+            let found = g.state.email_codes.iter().position(|c| {
+                subtle::ConstantTimeEq::ct_eq(c.hash.as_bytes(), hash.as_bytes()).into()
+            });
+            match found {
+                Some(i) if now < g.state.email_codes[i].created_elapsed + EMAIL_CODE_TTL_MS => {
+                    // Used: gone at once, before the (slow) new password is hashed.
+                    let mut next = g.state.clone();
+                    next.email_codes.remove(i);
+                    next.limits
+                        .succeed(SCOPE_EMAIL, ADMIN, &limits::source_key(source));
+                    self.commit(&mut g, next)?;
+                }
+                Some(_) => return Err(CoreError::CodeExpired),
+                None => {
+                    let locked =
+                        self.guess_failed(&mut g, SCOPE_EMAIL, source, "recovery_code_wrong")?;
+                    return Err(CoreError::CodeWrong { locked });
+                }
+            }
+        }
+        self.finish_recovery("e-mailed recovery code", new_password, source)
+            .await
+    }
+
+    fn make_challenge(&self, st: &UserState) -> Result<StoredChallenge, CoreError> {
+        let wall = self.clock.wall_ms();
+        let created = u32::try_from(wall.div_euclid(1000)).unwrap_or(0);
+        let recovery = match &st.recovery_email {
+            Some(a) => Recovery::Owner(a.clone()),
+            None => Recovery::FactoryDefault,
+        };
+        let ch = Challenge::new(
+            &self.factory.device_key,
+            &self.factory.serial,
+            created,
+            st.time.source.is_some(),
+            recovery,
+        );
+        let text = ch
+            .seal(&self.factory.device_key)
+            .map_err(|e| CoreError::BadSetting(e.to_string()))?;
+        Ok(StoredChallenge {
+            nonce: data_encoding::HEXLOWER.encode(&ch.nonce),
+            created_elapsed: self.clock.elapsed_ms(),
+            text,
+        })
+    }
+
+    fn qr_view(&self, st: &UserState, c: &StoredChallenge) -> QrView {
+        let now = self.clock.elapsed_ms();
+        let url = challenge::reset_url(&self.factory.reset_page_url, &c.text);
+        let newest = st.challenges.last().map(|c| c.created_elapsed).unwrap_or(0);
+        QrView {
+            svg: qr_svg(&url),
+            url,
+            text: c.text.clone(),
+            reset_address: self.factory.reset_address.clone(),
+            expires_in: (c.created_elapsed + challenge::LIFETIME_MS).saturating_sub(now) / 1000,
+            new_allowed_in: (newest + NEW_CHALLENGE_INTERVAL_MS)
+                .saturating_sub(now)
+                .div_ceil(1000),
+        }
+    }
+
+    /// `GET /recovery/qr`: the newest live challenge, made if there is none.
+    pub fn qr_challenge(&self, source: Source) -> Result<QrView, CoreError> {
+        self.require_method("qr")?;
+        let now = self.clock.elapsed_ms();
+        let mut g = self.lock();
+        let live: Vec<StoredChallenge> = g
+            .state
+            .challenges
+            .iter()
+            .filter(|c| now < c.created_elapsed + challenge::LIFETIME_MS)
+            .cloned()
+            .collect();
+        if let Some(c) = live.last() {
+            return Ok(self.qr_view(&g.state, c));
+        }
+        let mut next = g.state.clone();
+        next.challenges = live;
+        let c = self.make_challenge(&next)?;
+        next.challenges.push(c.clone());
+        let e = self.entry(
+            &next,
+            "recovery_challenge_made",
+            None,
+            Some(source),
+            "QR recovery challenge made".into(),
+        );
+        next.push_audit(e);
+        self.commit(&mut g, next)?;
+        Ok(self.qr_view(&g.state, &c))
+    }
+
+    /// `POST /recovery/qr/new`: another challenge, at most every 12 hours; the previous one
+    /// stays valid (two live at most).
+    pub fn new_qr_challenge(&self, source: Source) -> Result<QrView, CoreError> {
+        self.require_method("qr")?;
+        let now = self.clock.elapsed_ms();
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        next.challenges
+            .retain(|c| now < c.created_elapsed + challenge::LIFETIME_MS);
+        if let Some(newest) = next.challenges.last()
+            && now < newest.created_elapsed + NEW_CHALLENGE_INTERVAL_MS
+        {
+            return Err(CoreError::TooSoon(RetryAfter {
+                ms: newest.created_elapsed + NEW_CHALLENGE_INTERVAL_MS - now,
+                locked: false,
+            }));
+        }
+        let c = self.make_challenge(&next)?;
+        next.challenges.push(c.clone());
+        while next.challenges.len() > CHALLENGES_LIVE {
+            next.challenges.remove(0);
+        }
+        let e = self.entry(
+            &next,
+            "recovery_challenge_made",
+            None,
+            Some(source),
+            "another QR recovery challenge made on request".into(),
+        );
+        next.push_audit(e);
+        self.commit(&mut g, next)?;
+        Ok(self.qr_view(&g.state, &c))
+    }
+
+    /// `POST /recovery/qr`: a security code from the vendor, then a new password.
+    pub async fn recover_with_security_code(
+        &self,
+        typed: &str,
+        new_password: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        self.require_method("qr")?;
+        self.check_password(new_password)?;
+        let parsed = code::parse(typed).map_err(CoreError::CodeUnreadable)?;
+        {
+            let mut g = self.lock();
+            self.limit_check(&g, SCOPE_QR, source)?;
+            let now = self.clock.elapsed_ms();
+            let serial = &self.factory.serial;
+            let hit = g.state.challenges.iter().position(|c| {
+                let mut nonce = [0u8; 12];
+                let ok = data_encoding::HEXLOWER
+                    .decode(c.nonce.as_bytes())
+                    .ok()
+                    .filter(|n| n.len() == 12)
+                    .map(|n| nonce.copy_from_slice(&n))
+                    .is_some();
+                ok && now < c.created_elapsed + challenge::LIFETIME_MS
+                    && parsed.verify_mac(&self.factory.device_key, serial, &nonce)
+            });
+            let Some(i) = hit else {
+                // A wrong code never kills a challenge (a 64-bit MAC cannot be guessed).
+                let locked = self.guess_failed(&mut g, SCOPE_QR, source, "security_code_wrong")?;
+                return Err(CoreError::CodeWrong { locked });
+            };
+            let age = now - g.state.challenges[i].created_elapsed;
+            let trusted_wall = g.state.time.source.is_some().then(|| self.clock.wall_ms());
+            if parsed.check_time(age, trusted_wall).is_err() {
+                let e = self.entry(
+                    &g.state,
+                    "security_code_expired",
+                    None,
+                    Some(source),
+                    "a genuine security code past its 24 hours".into(),
+                );
+                self.record(&mut g, |s| s.push_audit(e))?;
+                return Err(CoreError::CodeExpired);
+            }
+            let mut next = g.state.clone();
+            next.challenges.remove(i);
+            next.limits
+                .succeed(SCOPE_QR, ADMIN, &limits::source_key(source));
+            self.commit(&mut g, next)?;
+        }
+        self.finish_recovery("QR code and vendor security code", new_password, source)
+            .await
+    }
+
+    /// `GET /settings`.
+    pub fn settings(&self) -> SettingsView {
+        let g = self.lock();
+        let st = &g.state;
+        let smtp = self.smtp(st).map(|s| SmtpView {
+            server: s.server,
+            port: s.port,
+            tls: s.tls,
+            username: s.username,
+            password_set: s.password.is_some(),
+            sender: s.sender,
+            default: st.smtp.is_none(),
+        });
+        SettingsView {
+            recovery_email: st.recovery_email.clone(),
+            default_recovery_email: self.factory.default_recovery_address.clone(),
+            questions: st.questions.iter().map(|q| q.question.clone()).collect(),
+            questions_enabled: st.questions_enabled,
+            smtp,
+            smtp_ok: st.smtp_ok,
+        }
+    }
+
+    /// Sets (or clears, with `None`) the recovery address. Needs the current password;
+    /// notifies the old owner-set address; ends every live challenge (S6).
+    pub async fn set_recovery_email(
+        &self,
+        user: &str,
+        current_password: &str,
+        addr: Option<&str>,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        let addr = match addr.map(str::trim) {
+            None | Some("") => None,
+            Some(a) if policy::check_email(a) => Some(a.to_string()),
+            Some(_) => return Err(CoreError::BadEmail),
+        };
+        self.confirm_password(user, current_password, source)
+            .await?;
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        let old = next.recovery_email.clone();
+        if old == addr {
+            return Ok(());
+        }
+        next.recovery_email = addr.clone();
+        next.challenges.clear();
+        next.email_codes.clear();
+        let shown = addr
+            .as_deref()
+            .map(mail::mask)
+            .unwrap_or_else(|| "the factory default".into());
+        let e = self.entry(
+            &next,
+            "recovery_email_changed",
+            Some(user),
+            Some(source),
+            format!("recovery address changed to {shown}; live recovery challenges ended"),
+        );
+        next.push_audit(e);
+        self.commit(&mut g, next)?;
+        if let Some(old) = old {
+            let body = format!(
+                "The recovery address of your camera {} (serial {}) was changed to {shown} at {} from {source}.\n\n\
+                 Recovery codes will no longer come to this address.\n\
+                 If you did not make this change, someone has the camera's admin password: \
+                 reset the camera with its reset button (see the camera's Help page) or contact the vendor's support.\n",
+                self.factory.model,
+                self.factory.serial,
+                format_wall(self.clock.wall_ms())
+            );
+            let subject = format!(
+                "Camera {} {}: recovery address changed",
+                self.factory.model, self.factory.serial
+            );
+            self.queue_mail(
+                &mut g,
+                Outgoing {
+                    to: old,
+                    subject,
+                    body,
+                    purpose: "address_change_notice",
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Replaces the security questions and/or switches the method on or off. Needs the
+    /// current password.
+    pub async fn set_questions(
+        &self,
+        user: &str,
+        current_password: &str,
+        questions: Option<Vec<QuestionAnswer>>,
+        enabled: Option<bool>,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        let pairs: Option<Vec<(String, String)>> = questions.map(|qs| {
+            qs.into_iter()
+                .map(|q| (q.question.trim().to_string(), q.answer))
+                .collect()
+        });
+        if let Some(p) = &pairs {
+            policy::check_questions(p)?;
+        }
+        self.confirm_password(user, current_password, source)
+            .await?;
+        let mut stored = None;
+        if let Some(p) = pairs {
+            let mut v = Vec::new();
+            for (q, a) in p {
+                v.push(StoredQuestion {
+                    question: q,
+                    answer_hash: self.hasher.hash(policy::normalize_answer(&a)).await,
+                });
+            }
+            stored = Some(v);
+        }
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        if let Some(v) = stored {
+            next.questions = v;
+        }
+        if let Some(on) = enabled {
+            next.questions_enabled = on;
+        }
+        let detail = format!(
+            "{} security question(s), recovery by questions {}",
+            next.questions.len(),
+            if next.questions_enabled { "on" } else { "off" }
+        );
+        let e = self.entry(&next, "questions_changed", Some(user), Some(source), detail);
+        next.push_audit(e);
+        self.commit(&mut g, next)?;
+        Ok(())
+    }
+
+    /// Sets the SMTP settings (`None`: back to the built-in default). Needs the current
+    /// password. A blank password keeps the stored one for the same login.
+    pub async fn set_smtp(
+        &self,
+        user: &str,
+        current_password: &str,
+        settings: Option<SmtpSettings>,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        if let Some(s) = &settings {
+            s.validate()?;
+        }
+        self.confirm_password(user, current_password, source)
+            .await?;
+        let mut g = self.lock();
+        let mut next = g.state.clone();
+        let mut settings = settings;
+        if let (Some(new), Some(old)) = (settings.as_mut(), next.smtp.as_ref())
+            && new.password.is_none()
+            && new.username.is_some()
+            && new.username == old.username
+        {
+            new.password = old.password.clone();
+        }
+        let detail = match &settings {
+            Some(s) => {
+                format!("mail server set to {}:{} ({:?})", s.server, s.port, s.tls).to_lowercase()
+            }
+            None => "mail server back to the built-in default".into(),
+        };
+        next.smtp = settings;
+        next.smtp_ok = None;
+        let e = self.entry(&next, "smtp_changed", Some(user), Some(source), detail);
+        next.push_audit(e);
+        self.commit(&mut g, next)?;
+        Ok(())
+    }
+
+    /// Sends a test mail to the owner's recovery address; returns its masked form.
+    pub async fn test_mail(&self, user: &str, source: Source) -> Result<String, CoreError> {
+        let to = self
+            .lock()
+            .state
+            .recovery_email
+            .clone()
+            .ok_or(CoreError::MethodUnavailable(
+                "Set a recovery e-mail address first: the test mail goes there.",
+            ))?;
+        let body = format!(
+            "This is a test mail from your camera {} (serial {}), sent by {user} from {source}.\n\nIf you can read it, the camera can e-mail you recovery codes.\n",
+            self.factory.model, self.factory.serial
+        );
+        let mail = Outgoing {
+            to: to.clone(),
+            subject: format!(
+                "Camera {} {}: test mail",
+                self.factory.model, self.factory.serial
+            ),
+            body,
+            purpose: "test_mail",
+        };
+        self.deliver(&mail).await?;
+        Ok(mail::mask(&to))
+    }
+
+    /// Checks the signed-in account's current password (limits as sign-in).
+    async fn confirm_password(
+        &self,
+        user: &str,
+        password: &str,
+        source: Source,
+    ) -> Result<(), CoreError> {
+        match self
+            .verify_password(user, password, source, "password_confirm_failed")
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(CoreError::BadCredentials { locked }) => Err(CoreError::WrongPassword { locked }),
+            Err(e) => Err(e),
+        }
+    }
+}
