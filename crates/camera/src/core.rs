@@ -133,7 +133,7 @@ pub enum CoreError {
 pub type Source = IpAddr;
 
 mod recovery;
-pub use recovery::{QrView, RecoveryMethods, SettingsView};
+pub use recovery::{QrView, RecoveryMethods, SettingsView, qr_svg};
 
 struct Inner {
     state: UserState,

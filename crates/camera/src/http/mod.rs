@@ -16,6 +16,7 @@
 pub mod api;
 pub mod error;
 pub mod json;
+pub mod pages_recovery;
 pub mod plain;
 pub mod web;
 
@@ -45,6 +46,7 @@ pub fn app(core: Arc<Core>) -> Router {
     let state = AppState { core };
     Router::new()
         .nest("/api", api::routes())
+        .merge(pages_recovery::routes())
         .merge(web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), init_gate))
         .layer(middleware::from_fn_with_state(

@@ -61,7 +61,8 @@ pub struct Chrome {
     pub firmware: String,
 }
 
-fn chrome(core: &Core) -> Chrome {
+/// The frame of a camera's pages.
+pub fn chrome(core: &Core) -> Chrome {
     let f = core.factory();
     Chrome {
         model: f.model.clone(),
@@ -70,7 +71,8 @@ fn chrome(core: &Core) -> Chrome {
     }
 }
 
-fn render(status: StatusCode, t: &impl Template) -> Response {
+/// Renders a page with a status.
+pub fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => ApiError::internal(&e).into_response(),
@@ -137,7 +139,8 @@ fn title_for(code: &str) -> &'static str {
     }
 }
 
-fn page_user(st: &AppState, headers: &HeaderMap) -> Option<String> {
+/// The signed-in account of a page request (cookie only).
+pub fn page_user(st: &AppState, headers: &HeaderMap) -> Option<String> {
     session_cookie(headers).and_then(|t| st.core.session(t))
 }
 
@@ -374,14 +377,31 @@ async fn setup_submit(
     }
 }
 
+/// The sign-in page.
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub struct LoginPageView {
     c: Chrome,
     error: Option<String>,
     notice: Option<String>,
     username: String,
-    web_reset: bool,
+}
+
+impl LoginPageView {
+    /// The sign-in page with an error or a notice.
+    pub fn new(
+        st: &AppState,
+        error: Option<String>,
+        notice: Option<String>,
+        username: &str,
+    ) -> Self {
+        LoginPageView {
+            c: chrome(&st.core),
+            error,
+            notice,
+            username: username.chars().take(64).collect(),
+        }
+    }
 }
 
 fn login_view(
@@ -389,15 +409,8 @@ fn login_view(
     error: Option<String>,
     notice: Option<String>,
     username: &str,
-) -> LoginPage {
-    let c = chrome(&st.core);
-    LoginPage {
-        c,
-        error,
-        notice,
-        username: username.chars().take(64).collect(),
-        web_reset: st.core.factory().model_info().web_reset,
-    }
+) -> LoginPageView {
+    LoginPageView::new(st, error, notice, username)
 }
 
 async fn login_page(State(st): State<AppState>, headers: HeaderMap) -> Response {

@@ -9,3 +9,4 @@ mod common;
 mod http;
 mod limits;
 mod power;
+mod recovery;

@@ -1,0 +1,559 @@
+//! The "Forgot password?" pages and the recovery settings page: the same core calls as the
+//! API, as HTML forms that say what to do next at every step.
+
+use super::AppState;
+use super::error::{ApiError, wait_words};
+use super::json::WebForm;
+use super::web::{Chrome, LoginPageView, chrome, page_user, render};
+use crate::core::{CoreError, QrView, RecoveryMethods, SettingsView};
+use crate::mail::{SmtpSettings, TlsMode};
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use camkey_proto::api::QuestionAnswer;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/forgot", get(forgot))
+        .route(
+            "/forgot/questions",
+            get(questions_page).post(questions_submit),
+        )
+        .route("/forgot/email", get(email_page).post(email_verify))
+        .route("/forgot/email/send", post(email_send))
+        .route("/forgot/qr", get(qr_page).post(qr_verify))
+        .route("/forgot/qr/new", post(qr_new))
+        .route("/settings", get(settings_page))
+        .route("/settings/recovery-email", post(set_recovery))
+        .route("/settings/questions", post(set_questions))
+        .route("/settings/smtp", post(set_smtp))
+        .route("/settings/smtp/test", post(test_mail))
+}
+
+fn with_retry(mut resp: Response, e: &ApiError) -> Response {
+    if let Some(s) = e.retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// After any recovery: the sign-in page with a notice.
+fn recovered(st: &AppState) -> Response {
+    let page = LoginPageView::new(
+        st,
+        None,
+        Some("The password is reset. Every session was signed out and every other account disabled. Sign in with the new password.".into()),
+        "admin",
+    );
+    let mut resp = render(StatusCode::OK, &page);
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, super::session_clear_cookie());
+    resp
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    c: Chrome,
+    m: RecoveryMethods,
+}
+
+async fn forgot(State(st): State<AppState>) -> Response {
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            c: chrome(&st.core),
+            m: st.core.recovery_methods(),
+        },
+    )
+}
+
+fn unavailable(st: &AppState, e: CoreError) -> Response {
+    let e = ApiError::from(e);
+    let page = ForgotPage {
+        c: chrome(&st.core),
+        m: RecoveryMethods {
+            message: e.message.clone(),
+            ..st.core.recovery_methods()
+        },
+    };
+    render(e.status, &page)
+}
+
+#[derive(Template)]
+#[template(path = "forgot_questions.html")]
+struct QuestionsPage {
+    c: Chrome,
+    questions: Vec<String>,
+    error: Option<String>,
+}
+
+async fn questions_page(State(st): State<AppState>) -> Response {
+    match st.core.recovery_questions() {
+        Ok(questions) => render(
+            StatusCode::OK,
+            &QuestionsPage {
+                c: chrome(&st.core),
+                questions,
+                error: None,
+            },
+        ),
+        Err(e) => unavailable(&st, e),
+    }
+}
+
+/// Answers and a new password.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AnswersForm {
+    a0: String,
+    a1: String,
+    a2: String,
+    new_password: String,
+    new_password2: String,
+}
+
+const DIFFER: &str = "The two new passwords differ: type the same password twice.";
+
+async fn questions_submit(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    WebForm(f): WebForm<AnswersForm>,
+) -> Response {
+    let questions = match st.core.recovery_questions() {
+        Ok(q) => q,
+        Err(e) => return unavailable(&st, e),
+    };
+    let page = |status, error: String| {
+        render(
+            status,
+            &QuestionsPage {
+                c: chrome(&st.core),
+                questions: questions.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    if f.new_password != f.new_password2 {
+        return page(StatusCode::BAD_REQUEST, DIFFER.into());
+    }
+    let answers: Vec<String> = [f.a0, f.a1, f.a2]
+        .into_iter()
+        .take(questions.len())
+        .collect();
+    match st
+        .core
+        .recover_with_answers(&answers, &f.new_password, peer.ip())
+        .await
+    {
+        Ok(()) => recovered(&st),
+        Err(e) => {
+            let e = ApiError::from(e);
+            with_retry(page(e.status, e.message.clone()), &e)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot_email.html")]
+struct EmailPage {
+    c: Chrome,
+    hint: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn email_view(
+    st: &AppState,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<EmailPage, CoreError> {
+    if !st.core.recovery_methods().methods.contains(&"email") {
+        return Err(CoreError::MethodUnavailable(
+            "This camera cannot e-mail a code: the owner set no recovery address, or no mail server works. Choose another way.",
+        ));
+    }
+    let hint = st
+        .core
+        .settings()
+        .recovery_email
+        .as_deref()
+        .map(crate::mail::mask)
+        .unwrap_or_default();
+    Ok(EmailPage {
+        c: chrome(&st.core),
+        hint,
+        error,
+        notice,
+    })
+}
+
+async fn email_page(State(st): State<AppState>) -> Response {
+    match email_view(&st, None, None) {
+        Ok(p) => render(StatusCode::OK, &p),
+        Err(e) => unavailable(&st, e),
+    }
+}
+
+async fn email_send(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    let (status, error, notice, api) = match st.core.send_email_code(peer.ip()).await {
+        Ok((to, _)) => (
+            StatusCode::OK,
+            None,
+            Some(format!(
+                "A code is on its way to {to}. Type it below within 10 minutes, with a new password."
+            )),
+            None,
+        ),
+        Err(e) => {
+            let e = ApiError::from(e);
+            (e.status, Some(e.message.clone()), None, Some(e))
+        }
+    };
+    match email_view(&st, error, notice) {
+        Ok(p) => {
+            let resp = render(status, &p);
+            match api {
+                Some(e) => with_retry(resp, &e),
+                None => resp,
+            }
+        }
+        Err(e) => unavailable(&st, e),
+    }
+}
+
+/// A code and a new password.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CodeForm {
+    code: String,
+    new_password: String,
+    new_password2: String,
+}
+
+async fn email_verify(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    WebForm(f): WebForm<CodeForm>,
+) -> Response {
+    let result = if f.new_password != f.new_password2 {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "passwords_differ",
+            DIFFER,
+        ))
+    } else {
+        st.core
+            .recover_with_email_code(&f.code, &f.new_password, peer.ip())
+            .await
+            .map_err(ApiError::from)
+    };
+    match result {
+        Ok(()) => recovered(&st),
+        Err(e) => {
+            let resp = match email_view(&st, Some(e.message.clone()), None) {
+                Ok(p) => render(e.status, &p),
+                Err(u) => unavailable(&st, u),
+            };
+            with_retry(resp, &e)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot_qr.html")]
+struct QrPage {
+    c: Chrome,
+    qr: QrView,
+    days_left: u64,
+    new_allowed_words: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn qr_page_for(st: &AppState, qr: QrView, error: Option<String>, notice: Option<String>) -> QrPage {
+    QrPage {
+        c: chrome(&st.core),
+        days_left: qr.expires_in.div_ceil(86_400),
+        new_allowed_words: wait_words(qr.new_allowed_in),
+        qr,
+        error,
+        notice,
+    }
+}
+
+fn qr_response(
+    st: &AppState,
+    peer: SocketAddr,
+    status: StatusCode,
+    error: Option<ApiError>,
+    notice: Option<String>,
+) -> Response {
+    match st.core.qr_challenge(peer.ip()) {
+        Ok(qr) => {
+            let resp = render(
+                status,
+                &qr_page_for(st, qr, error.as_ref().map(|e| e.message.clone()), notice),
+            );
+            match error {
+                Some(e) => with_retry(resp, &e),
+                None => resp,
+            }
+        }
+        Err(e) => unavailable(st, e),
+    }
+}
+
+async fn qr_page(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    qr_response(&st, peer, StatusCode::OK, None, None)
+}
+
+async fn qr_new(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    match st.core.new_qr_challenge(peer.ip()) {
+        Ok(_) => qr_response(
+            &st,
+            peer,
+            StatusCode::OK,
+            None,
+            Some("Here is a new QR code. The previous one still works too.".into()),
+        ),
+        Err(CoreError::MethodUnavailable(m)) => unavailable(&st, CoreError::MethodUnavailable(m)),
+        Err(e) => {
+            let e = ApiError::from(e);
+            qr_response(&st, peer, e.status, Some(e), None)
+        }
+    }
+}
+
+async fn qr_verify(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    WebForm(f): WebForm<CodeForm>,
+) -> Response {
+    let result = if f.new_password != f.new_password2 {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "passwords_differ",
+            DIFFER,
+        ))
+    } else {
+        st.core
+            .recover_with_security_code(&f.code, &f.new_password, peer.ip())
+            .await
+            .map_err(ApiError::from)
+    };
+    match result {
+        Ok(()) => recovered(&st),
+        Err(e) => qr_response(&st, peer, e.status, Some(e), None),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    s: SettingsView,
+    error: Option<String>,
+    notice: Option<String>,
+    smtp_server: String,
+    smtp_port: String,
+    smtp_tls: String,
+    smtp_username: String,
+    smtp_sender: String,
+}
+
+fn settings_view(st: &AppState, error: Option<String>, notice: Option<String>) -> SettingsPage {
+    let s = st.core.settings();
+    let own = s.smtp.as_ref().filter(|m| !m.default);
+    SettingsPage {
+        c: chrome(&st.core),
+        smtp_server: own.map(|m| m.server.clone()).unwrap_or_default(),
+        smtp_port: own.map(|m| m.port.to_string()).unwrap_or_default(),
+        smtp_tls: own
+            .map(|m| format!("{:?}", m.tls).to_lowercase())
+            .unwrap_or_else(|| "starttls".into()),
+        smtp_username: own.and_then(|m| m.username.clone()).unwrap_or_default(),
+        smtp_sender: own.map(|m| m.sender.clone()).unwrap_or_default(),
+        s,
+        error,
+        notice,
+    }
+}
+
+fn settings_result(st: &AppState, result: Result<String, CoreError>) -> Response {
+    match result {
+        Ok(notice) => render(StatusCode::OK, &settings_view(st, None, Some(notice))),
+        Err(e) => {
+            let e = ApiError::from(e);
+            with_retry(
+                render(e.status, &settings_view(st, Some(e.message.clone()), None)),
+                &e,
+            )
+        }
+    }
+}
+
+async fn settings_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if page_user(&st, &headers).is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    render(StatusCode::OK, &settings_view(&st, None, None))
+}
+
+/// The recovery-address form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RecoveryForm {
+    recovery_email: String,
+    current_password: String,
+}
+
+async fn set_recovery(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    WebForm(f): WebForm<RecoveryForm>,
+) -> Response {
+    let Some(user) = page_user(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let addr = Some(f.recovery_email.trim()).filter(|a| !a.is_empty());
+    let r = st
+        .core
+        .set_recovery_email(&user, &f.current_password, addr, peer.ip())
+        .await
+        .map(|()| "The recovery address is saved.".to_string());
+    settings_result(&st, r)
+}
+
+/// The questions form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QuestionsForm {
+    enabled: Option<String>,
+    q1: String,
+    a1: String,
+    q2: String,
+    a2: String,
+    q3: String,
+    a3: String,
+    current_password: String,
+}
+
+async fn set_questions(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    WebForm(f): WebForm<QuestionsForm>,
+) -> Response {
+    let Some(user) = page_user(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let qs: Vec<QuestionAnswer> = [(f.q1, f.a1), (f.q2, f.a2), (f.q3, f.a3)]
+        .into_iter()
+        .filter(|(q, a)| !q.trim().is_empty() || !a.trim().is_empty())
+        .map(|(question, answer)| QuestionAnswer { question, answer })
+        .collect();
+    let questions = (!qs.is_empty()).then_some(qs);
+    let r = st
+        .core
+        .set_questions(
+            &user,
+            &f.current_password,
+            questions,
+            Some(f.enabled.is_some()),
+            peer.ip(),
+        )
+        .await
+        .map(|()| "The security questions are saved.".to_string());
+    settings_result(&st, r)
+}
+
+/// The SMTP form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SmtpForm {
+    server: String,
+    port: String,
+    tls: String,
+    username: String,
+    password: String,
+    sender: String,
+    current_password: String,
+}
+
+async fn set_smtp(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    WebForm(f): WebForm<SmtpForm>,
+) -> Response {
+    let Some(user) = page_user(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let settings = if f.server.trim().is_empty() {
+        None
+    } else {
+        let tls = match f.tls.as_str() {
+            "none" => TlsMode::None,
+            "tls" => TlsMode::Tls,
+            _ => TlsMode::Starttls,
+        };
+        let Ok(port) = f.port.trim().parse::<u16>() else {
+            return settings_result(
+                &st,
+                Err(CoreError::BadSetting(
+                    "The mail server port must be a number between 1 and 65535.".into(),
+                )),
+            );
+        };
+        let opt = |s: String| Some(s).filter(|s| !s.is_empty());
+        Some(SmtpSettings {
+            server: f.server.trim().into(),
+            port,
+            tls,
+            username: opt(f.username.trim().to_string()),
+            password: opt(f.password),
+            sender: f.sender.trim().into(),
+        })
+    };
+    let r = st
+        .core
+        .set_smtp(&user, &f.current_password, settings, peer.ip())
+        .await
+        .map(|()| "The mail server is saved. Send a test mail to check it.".to_string());
+    settings_result(&st, r)
+}
+
+async fn test_mail(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(user) = page_user(&st, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let r = st
+        .core
+        .test_mail(&user, peer.ip())
+        .await
+        .map(|to| format!("A test mail went to {to}."));
+    settings_result(&st, r)
+}
