@@ -30,3 +30,42 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod protocol {
+    use crate::challenge::{self, Challenge, Recovery};
+    use crate::code;
+    use crate::keys::MasterKey;
+
+    const PROTOCOL: &str = include_str!("../../../docs/protocol.md");
+
+    /// The challenge of the vector in docs/protocol.md.
+    pub fn vector(recovery: Recovery) -> (MasterKey, Challenge) {
+        let master = MasterKey::from_bytes(1, [0x42; 32]);
+        let c = Challenge {
+            key_version: 1,
+            serial: "IPC4K15-000001".into(),
+            nonce: [7; 12],
+            created_unix: 1_790_000_000,
+            clock_trusted: true,
+            recovery,
+        };
+        (master, c)
+    }
+
+    #[test]
+    fn challenge_and_code_vectors_in_docs() {
+        let (master, c) = vector(Recovery::Owner("owner@example.com".into()));
+        let key = master.device_key(&c.serial);
+        let text = c.seal(&key).unwrap();
+        let (_, d) = vector(Recovery::FactoryDefault);
+        let text_default = d.seal(&key).unwrap();
+        let now = code::issue(&key, &c, 1_790_000_000_000, 1_790_000_000_000).unwrap().text();
+        let later = code::issue(&key, &c, 1_790_259_200_000, 1_790_000_000_000).unwrap().text();
+        println!("{text}\n{text_default}\n{now}\n{later}");
+        for v in [&text, &text_default, &now, &later] {
+            assert!(PROTOCOL.contains(v.as_str()), "docs/protocol.md lacks or has a stale vector: {v}");
+        }
+        assert_eq!(challenge::open_with_master(&[master], &text).unwrap(), c);
+    }
+}
