@@ -80,8 +80,26 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 impl SmtpSettings {
+    /// The same settings with the sender `<serial>@<domain of the sender>` (each lab
+    /// camera mails as itself).
+    pub fn with_sender(mut self, serial: &str) -> Self {
+        let domain = self
+            .sender
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
+        self.sender = format!("{}@{domain}", serial.to_lowercase());
+        self
+    }
+
     /// Checks settings before they are saved.
     pub fn validate(&self) -> Result<(), MailError> {
+        self.check(false)
+    }
+
+    /// `built_in`: settings the camera was started with (the lab's own mail on its bind
+    /// address), not typed by anyone; plain SMTP is allowed to them.
+    fn check(&self, built_in: bool) -> Result<(), MailError> {
         let bad = |m: &str| Err(MailError::Settings(m.into()));
         let host_ok = !self.server.is_empty()
             && self.server.len() <= 253
@@ -96,7 +114,7 @@ impl SmtpSettings {
         if self.port == 0 {
             return bad("The mail server port must be between 1 and 65535.");
         }
-        if self.tls == TlsMode::None && !is_loopback(&self.server) {
+        if self.tls == TlsMode::None && !is_loopback(&self.server) && !built_in {
             return bad(
                 "Mail without TLS is allowed only to a server on this camera itself; choose STARTTLS or TLS, so that recovery codes are never sent in the clear.",
             );
@@ -119,7 +137,18 @@ impl SmtpSettings {
 
     /// Sends one plain-text mail.
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
-        self.validate()?;
+        self.send_as(false, to, subject, body).await
+    }
+
+    /// Sends one plain-text mail; `built_in` as in [`SmtpSettings::check`].
+    pub async fn send_as(
+        &self,
+        built_in: bool,
+        to: &str,
+        subject: &str,
+        body: String,
+    ) -> Result<(), MailError> {
+        self.check(built_in)?;
         let from: Mailbox = self
             .sender
             .parse()

@@ -194,10 +194,56 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
     assert_eq!(wait_device(&http, &api)["initialized"], false);
     let r = http
         .post(format!("{api}/init"))
-        .json(&json!({"password": "tulip-harbor-quietly-42"}))
+        .json(
+            &json!({"password": "tulip-harbor-quietly-42", "recovery_email": "owner@example.com"}),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Out of the box, a lab camera mails its recovery code to the lab's inbox.
+    let r = http.get(format!("{api}/recovery")).send().unwrap();
+    let methods: Value = r.json().unwrap();
+    assert_eq!(methods["methods"], json!(["email", "qr"]));
+    let r = http
+        .post(format!("{api}/recovery/email"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let inbox = m1["inbox"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let end = Instant::now() + Duration::from_secs(20);
+    let mail = loop {
+        let msgs: Value = http
+            .get(format!("{inbox}/api/messages"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(m) = msgs.as_array().unwrap().first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < end, "no mail in the lab inbox");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(mail["to"], json!(["owner@example.com"]));
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("Code: ")),
+        "{mail}"
+    );
+    assert!(
+        mail["from"]
+            .as_str()
+            .unwrap()
+            .ends_with("@cameras.camkey.lab")
+    );
     let home = http
         .get(m1["url"].as_str().unwrap())
         .send()

@@ -9,12 +9,15 @@
 //! - [`LabOptions`]: the command-line options of DESIGN §4.
 //! - [`plan`]: what the lab consists of, saved in `lab-plan.json` so it can resume.
 //! - [`manifest`]: `lab.json`, written once every listener is bound.
+//! - [`inbox`]: the lab's mail catcher (SMTP in, a page per mailbox, JSON API, compose).
 //! - [`run`]: provision what is missing, bind, start, write `lab.json`, wait for the stop.
 
+pub mod inbox;
 pub mod manifest;
 pub mod plan;
 
 use camkey_camera::core::CoreConfig;
+use camkey_camera::mail::{SmtpSettings, TlsMode};
 use camkey_camera::{Camera, CameraConfig, Listeners};
 use camkey_factory::{ProvisionRequest, VendorKeys, VendorProfile};
 use camkey_proto::factory::FACTORY_FILE;
@@ -109,9 +112,40 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
 /// A running lab.
 pub struct Lab {
     cameras: Vec<Camera>,
-    home: tokio::task::JoinHandle<()>,
-    home_stop: tokio::sync::oneshot::Sender<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
+    inbox: Arc<inbox::Inbox>,
+}
+
+fn to_tokio(l: TcpListener, dir: &Path) -> Result<tokio::net::TcpListener, LabError> {
+    l.set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(l))
+        .map_err(|e| LabError::Io(dir.to_path_buf(), e))
+}
+
+/// The mail server lab cameras use until their owner sets one: the inbox, or `--relay`.
+fn lab_smtp(opts: &LabOptions, inbox: SocketAddr) -> SmtpSettings {
+    let (server, port) = opts
+        .relay
+        .as_deref()
+        .and_then(|r| r.strip_prefix("smtp://"))
+        .and_then(|r| r.rsplit_once(':'))
+        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?)))
+        .unwrap_or((inbox.ip().to_string(), inbox.port()));
+    let tls = if opts.relay.is_none() || camkey_camera::mail::is_loopback(&server) {
+        TlsMode::None
+    } else {
+        TlsMode::Starttls
+    };
+    SmtpSettings {
+        server,
+        port,
+        tls,
+        username: None,
+        password: None,
+        sender: "camera@cameras.camkey.lab".into(),
+    }
 }
 
 impl Lab {
@@ -130,26 +164,56 @@ impl Lab {
         let mut plan = LabPlan::load_or_new(dir, opts)?;
 
         // Bind everything first (same ports on resume), then record the ports.
+        let port = |l: &TcpListener| {
+            l.local_addr()
+                .map(|a| a.port())
+                .map_err(|e| LabError::Io(dir.clone(), e))
+        };
         let home_listener = bind(SocketAddr::new(opts.bind, plan.home_port))?;
-        plan.home_port = home_listener
-            .local_addr()
-            .map_err(|e| LabError::Io(dir.clone(), e))?
-            .port();
+        plan.home_port = port(&home_listener)?;
+        let inbox_http = bind(SocketAddr::new(opts.bind, plan.inbox_http_port))?;
+        plan.inbox_http_port = port(&inbox_http)?;
+        let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
+        plan.inbox_smtp_port = port(&inbox_smtp)?;
         let mut bound = Vec::new();
         for cam in plan.cameras.iter_mut() {
             let https = bind(SocketAddr::new(opts.bind, cam.https_port))?;
             let http = bind(SocketAddr::new(opts.bind, cam.http_port))?;
-            cam.https_port = https
-                .local_addr()
-                .map_err(|e| LabError::Io(dir.clone(), e))?
-                .port();
-            cam.http_port = http
-                .local_addr()
-                .map_err(|e| LabError::Io(dir.clone(), e))?
-                .port();
+            cam.https_port = port(&https)?;
+            cam.http_port = port(&http)?;
             bound.push((https, http));
         }
         plan.save(dir)?;
+
+        // The inbox: every lab mail lands here unless --relay says otherwise.
+        let mut tasks = Vec::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let inbox = Arc::new(inbox::Inbox::default());
+        let smtp_addr = SocketAddr::new(opts.bind, plan.inbox_smtp_port);
+        {
+            let mut config = camkey_smtp::Config::new("inbox.camkey.lab");
+            config.max_message_bytes = inbox::MAX_MESSAGE;
+            let listener = to_tokio(inbox_smtp, dir)?;
+            let sink: Arc<dyn camkey_smtp::Sink> = inbox.clone();
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = camkey_smtp::serve(listener, config, sink, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+            }));
+            let listener = to_tokio(inbox_http, dir)?;
+            let app = inbox::app(inbox.clone(), smtp_addr);
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+        }
+        let default_smtp = lab_smtp(opts, smtp_addr);
 
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
@@ -167,7 +231,10 @@ impl Lab {
                 factory_dir,
                 data_dir: dir.join(&cam.dir).join("flash"),
                 https_base: https_base(opts.bind, cam.https_port),
-                core: CoreConfig::default(),
+                core: CoreConfig {
+                    default_smtp: Some(default_smtp.clone().with_sender(&cam.serial)),
+                    ..CoreConfig::default()
+                },
             };
             let camera = Camera::start(
                 config,
@@ -183,26 +250,23 @@ impl Lab {
         }
 
         let manifest = manifest::Manifest::build(opts, &plan, &keys, &setup_codes);
-        let (home_stop, home_rx) = tokio::sync::oneshot::channel();
-        home_listener
-            .set_nonblocking(true)
-            .map_err(|e| LabError::Io(dir.clone(), e))?;
-        let listener = tokio::net::TcpListener::from_std(home_listener)
-            .map_err(|e| LabError::Io(dir.clone(), e))?;
+        let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone());
-        let home = tokio::spawn(async move {
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = home_rx.await;
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;
-        });
+        }));
         manifest.write(dir)?;
         Ok(Lab {
             cameras,
-            home,
-            home_stop,
+            tasks,
+            stop: stop_tx,
             manifest,
+            inbox,
         })
     }
 
@@ -211,13 +275,20 @@ impl Lab {
         &self.manifest
     }
 
+    /// The inbox (tests look inside).
+    pub fn inbox(&self) -> &Arc<inbox::Inbox> {
+        &self.inbox
+    }
+
     /// Stops every part.
     pub async fn stop(self) {
-        let _ = self.home_stop.send(());
+        let _ = self.stop.send(true);
         for c in self.cameras {
             c.stop().await;
         }
-        let _ = self.home.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 

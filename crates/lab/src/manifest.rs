@@ -108,7 +108,10 @@ impl Manifest {
             url: format!("http://{}/", SocketAddr::new(opts.bind, plan.home_port)),
             cameras,
             vendor: None,
-            inbox: None,
+            inbox: Some(serde_json::json!({
+                "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.inbox_http_port)),
+                "smtp": SocketAddr::new(opts.bind, plan.inbox_smtp_port).to_string(),
+            })),
             nvr: None,
             firmware_key: abs(&keys.path(files::FIRMWARE_KEY)),
             device_ca: abs(&keys.path(files::DEVICE_CA)),
@@ -126,7 +129,11 @@ impl Manifest {
 
     /// The table printed at start.
     pub fn table(&self) -> String {
-        let mut out = format!("camkey lab: {}\n\n", self.url);
+        let mut out = format!("camkey lab: {}\n", self.url);
+        if let Some(url) = self.inbox.as_ref().and_then(|i| i["url"].as_str()) {
+            out.push_str(&format!("lab inbox:  {url}\n"));
+        }
+        out.push('\n');
         out.push_str(&format!(
             "{:<20} {:<10} {:<32} {}\n",
             "camera", "model", "web page", "setup code"

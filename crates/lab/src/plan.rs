@@ -31,6 +31,12 @@ pub struct CameraPlan {
 pub struct LabPlan {
     /// The lab home page's port.
     pub home_port: u16,
+    /// The inbox's web port.
+    #[serde(default)]
+    pub inbox_http_port: u16,
+    /// The inbox's SMTP port.
+    #[serde(default)]
+    pub inbox_smtp_port: u16,
     /// Cameras.
     pub cameras: Vec<CameraPlan>,
 }
@@ -55,6 +61,8 @@ impl LabPlan {
             .map_err(|e| LabError::Plan(e.to_string()))?
             .unwrap_or(LabPlan {
                 home_port: 0,
+                inbox_http_port: 0,
+                inbox_smtp_port: 0,
                 cameras: Vec::new(),
             });
         // One camera of every catalogue model, then `--cameras N` more, cycling models.

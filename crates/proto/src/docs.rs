@@ -60,11 +60,18 @@ mod protocol {
         let text = c.seal(&key).unwrap();
         let (_, d) = vector(Recovery::FactoryDefault);
         let text_default = d.seal(&key).unwrap();
-        let now = code::issue(&key, &c, 1_790_000_000_000, 1_790_000_000_000).unwrap().text();
-        let later = code::issue(&key, &c, 1_790_259_200_000, 1_790_000_000_000).unwrap().text();
+        let now = code::issue(&key, &c, 1_790_000_000_000, 1_790_000_000_000)
+            .unwrap()
+            .text();
+        let later = code::issue(&key, &c, 1_790_259_200_000, 1_790_000_000_000)
+            .unwrap()
+            .text();
         println!("{text}\n{text_default}\n{now}\n{later}");
         for v in [&text, &text_default, &now, &later] {
-            assert!(PROTOCOL.contains(v.as_str()), "docs/protocol.md lacks or has a stale vector: {v}");
+            assert!(
+                PROTOCOL.contains(v.as_str()),
+                "docs/protocol.md lacks or has a stale vector: {v}"
+            );
         }
         assert_eq!(challenge::open_with_master(&[master], &text).unwrap(), c);
     }

@@ -130,6 +130,22 @@ impl Core {
         st.smtp.clone().or_else(|| self.config.default_smtp.clone())
     }
 
+    /// Sends with the settings in force (the built-in ones may use plain SMTP on the
+    /// lab's bind address).
+    async fn send_with(
+        &self,
+        settings: Option<SmtpSettings>,
+        owner_set: bool,
+        to: &str,
+        subject: &str,
+        body: String,
+    ) -> Result<(), MailError> {
+        match settings {
+            Some(s) => s.send_as(!owner_set, to, subject, body).await,
+            None => Err(MailError::Settings("no mail server is set".into())),
+        }
+    }
+
     /// Attaches the background mail queue (a runtime is needed to run its worker).
     pub fn attach_outbox(&self, tx: tokio::sync::mpsc::Sender<Outgoing>) {
         *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
@@ -162,11 +178,19 @@ impl Core {
 
     /// Sends a queued mail (called by the worker) and records the outcome.
     pub async fn deliver(&self, mail: &Outgoing) -> Result<(), MailError> {
-        let settings = self.smtp(&self.lock().state);
-        let result = match settings {
-            Some(s) => s.send(&mail.to, &mail.subject, mail.body.clone()).await,
-            None => Err(MailError::Settings("no mail server is set".into())),
+        let (settings, owner_set) = {
+            let g = self.lock();
+            (self.smtp(&g.state), g.state.smtp.is_some())
         };
+        let result = self
+            .send_with(
+                settings,
+                owner_set,
+                &mail.to,
+                &mail.subject,
+                mail.body.clone(),
+            )
+            .await;
         let mut g = self.lock();
         let ok = result.is_ok();
         let detail = match &result {
@@ -426,7 +450,7 @@ impl Core {
             EMAIL_CODE_CHARS,
         );
         let hash = email_code_hash(self, &code);
-        let (to, settings) = {
+        let (to, settings, owner_set) = {
             let mut g = self.lock();
             let mut next = g.state.clone();
             next.email_codes
@@ -456,8 +480,9 @@ impl Core {
                 created_elapsed: now,
             });
             let settings = self.smtp(&next);
+            let owner_set = next.smtp.is_some();
             self.commit(&mut g, next)?;
-            (to, settings)
+            (to, settings, owner_set)
         };
         let body = format!(
             "Someone asked your camera {} (serial {}) for a recovery code.\n\n\
@@ -473,10 +498,9 @@ impl Core {
             "Camera {} {}: your recovery code",
             self.factory.model, self.factory.serial
         );
-        let sent = match settings {
-            Some(s) => s.send(&to, &subject, body).await,
-            None => Err(MailError::Settings("no mail server is set".into())),
-        };
+        let sent = self
+            .send_with(settings, owner_set, &to, &subject, body)
+            .await;
         let mut g = self.lock();
         let mut next = g.state.clone();
         next.smtp_ok = Some(sent.is_ok());
@@ -855,21 +879,23 @@ impl Core {
         settings: Option<SmtpSettings>,
         source: Source,
     ) -> Result<(), CoreError> {
+        let mut settings = settings;
+        // A blank password keeps the stored one for the same login (the page never shows it).
+        if let (Some(new), Some(old)) = (settings.as_mut(), self.lock().state.smtp.clone())
+            && new.password.is_none()
+            && new.username.is_some()
+            && new.username == old.username
+        {
+            new.password = old.password;
+        }
         if let Some(s) = &settings {
-            s.validate()?;
+            s.validate()
+                .map_err(|e| CoreError::BadSetting(e.to_string()))?;
         }
         self.confirm_password(user, current_password, source)
             .await?;
         let mut g = self.lock();
         let mut next = g.state.clone();
-        let mut settings = settings;
-        if let (Some(new), Some(old)) = (settings.as_mut(), next.smtp.as_ref())
-            && new.password.is_none()
-            && new.username.is_some()
-            && new.username == old.username
-        {
-            new.password = old.password.clone();
-        }
         let detail = match &settings {
             Some(s) => {
                 format!("mail server set to {}:{} ({:?})", s.server, s.port, s.tls).to_lowercase()

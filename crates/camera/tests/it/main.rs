@@ -6,6 +6,7 @@
 
 mod api;
 mod common;
+mod email;
 mod http;
 mod limits;
 mod power;
