@@ -480,3 +480,49 @@ async fn the_qr_code_holds_the_reset_url_with_the_challenge() {
     assert_eq!(content, url);
     assert!(challenge::parse(&content).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_recovery_every_other_account_is_disabled() {
+    use camkey_camera::state::{Account, Role, UserState};
+    use camkey_camera::store::AtomicFile;
+    let mut cam = TestCamera::start("IPC4K15").await;
+    cam.init().await;
+    // An intruder's leftover: another account (as ONVIF user management would make one).
+    if let Some(c) = cam.camera.take() {
+        c.stop().await;
+    }
+    let store = AtomicFile::new(&cam.data_dir(), "state.json").unwrap();
+    let mut state: UserState = store.load().unwrap().unwrap();
+    state.accounts.push(Account {
+        name: "operator".into(),
+        password_hash: camkey_camera::passwords::hash(OTHER_PASSWORD),
+        role: Role::Operator,
+        enabled: true,
+    });
+    store.save(&state).unwrap();
+    cam.boot().await;
+    let (st, _) = cam
+        .post(
+            "/login",
+            json!({"username": "operator", "password": OTHER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(st, 200, "the extra account works before");
+
+    let text = cam.qr_text().await;
+    let c = cam.vendor_code(&text, 1_790_000_000_000, 1_790_000_000_000);
+    let (st, b) = cam
+        .post("/recovery/qr", json!({"code": c, "new_password": NEW}))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _) = cam
+        .post(
+            "/login",
+            json!({"username": "operator", "password": OTHER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(st, 401, "disabled until the owner re-enables it");
+    let s = cam.core().state();
+    assert!(!s.account("operator").unwrap().enabled && s.account("admin").unwrap().enabled);
+    assert_eq!(cam.login(NEW).await.0, 200);
+}
