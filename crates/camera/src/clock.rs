@@ -10,41 +10,15 @@
 
 use crate::store::{AtomicFile, StoreError};
 use camkey_proto::clock::Clock;
+pub use camkey_proto::clock::SystemClock;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// How often the elapsed clock is written to flash.
 pub const PERSIST_EVERY_MS: u64 = 10_000;
 const FILE: &str = "clock.json";
-
-/// The raw clocks of the machine: `SystemTime` and `Instant`.
-#[derive(Debug, Clone)]
-pub struct SystemClock {
-    boot: Instant,
-}
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock {
-            boot: Instant::now(),
-        }
-    }
-}
-
-impl Clock for SystemClock {
-    fn wall_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-    fn elapsed_ms(&self) -> u64 {
-        self.boot.elapsed().as_millis() as u64
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 struct Saved {

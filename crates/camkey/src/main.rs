@@ -38,6 +38,65 @@ enum Command {
     /// Run the whole system on loopback.
     #[cfg(feature = "lab")]
     Lab(LabArgs),
+    /// The vendor's services: the signer and the reset service.
+    #[cfg(feature = "vendor")]
+    #[command(subcommand)]
+    Vendor(VendorCommand),
+}
+
+#[cfg(feature = "vendor")]
+#[derive(Subcommand)]
+enum VendorCommand {
+    /// The signer: holds the master key, opens challenges, mails codes (a separate process).
+    Signer(SignerArgs),
+    /// The Internet-facing reset service (web page and API); talks to the signer.
+    Serve(ServeArgs),
+}
+
+#[cfg(feature = "vendor")]
+#[derive(clap::Args)]
+struct SignerArgs {
+    /// A master key file (repeat for every key version still in cameras).
+    #[arg(long = "master-key", required = true)]
+    master_keys: Vec<PathBuf>,
+    /// The signer's database file.
+    #[arg(long)]
+    db: PathBuf,
+    /// The socket to listen on (only the signer's user can open it).
+    #[arg(long)]
+    socket: PathBuf,
+    /// The SMTP relay for code mails, HOST:PORT.
+    #[arg(long)]
+    smtp: String,
+    /// Send without TLS (a relay on loopback, or the lab).
+    #[arg(long)]
+    smtp_plain: bool,
+    /// Sender address of code mails.
+    #[arg(long)]
+    sender: String,
+    /// New codes per camera per day.
+    #[arg(long, default_value_t = 5)]
+    codes_per_day: i64,
+    /// Stop when standard input closes (for a parent that supervises the signer).
+    #[arg(long)]
+    exit_with_stdin: bool,
+}
+
+#[cfg(feature = "vendor")]
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The front end's database file (SQLite).
+    #[arg(long)]
+    db: PathBuf,
+    /// The signer's socket.
+    #[arg(long)]
+    signer: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    http: SocketAddr,
+    /// The support desk's address.
+    #[arg(long, default_value = "support@camkey.example")]
+    support_address: String,
 }
 
 #[derive(clap::Args)]
@@ -179,7 +238,105 @@ fn run(cli: Cli) -> Result<()> {
         Command::Provision(a) => provision(a, cli.json),
         #[cfg(feature = "lab")]
         Command::Lab(a) => lab(a),
+        #[cfg(feature = "vendor")]
+        Command::Vendor(VendorCommand::Signer(a)) => signer(a),
+        #[cfg(feature = "vendor")]
+        Command::Vendor(VendorCommand::Serve(a)) => vendor_serve(a),
     }
+}
+
+#[cfg(feature = "vendor")]
+fn signer(a: SignerArgs) -> Result<()> {
+    let mut masters = Vec::new();
+    for path in &a.master_keys {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        masters.push(
+            camkey_proto::keys::MasterKey::from_json(&bytes)
+                .with_context(|| path.display().to_string())?,
+        );
+    }
+    let (host, port) = a
+        .smtp
+        .rsplit_once(':')
+        .and_then(|(h, p)| {
+            Some((
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse::<u16>().ok()?,
+            ))
+        })
+        .context("--smtp must be HOST:PORT")?;
+    let config = camkey_signer::SignerConfig {
+        masters,
+        db: a.db,
+        socket: a.socket,
+        relay: camkey_signer::outbox::Relay {
+            host,
+            port,
+            plain: a.smtp_plain,
+            sender: a.sender,
+        },
+        caps: camkey_signer::Caps {
+            codes_per_device_per_day: a.codes_per_day,
+            ..Default::default()
+        },
+    };
+    let exit_with_stdin = a.exit_with_stdin;
+    runtime()?.block_on(async move {
+        let stop = async move {
+            if exit_with_stdin {
+                tokio::select! {
+                    _ = shutdown_signal() => {},
+                    _ = stdin_closed() => {},
+                }
+            } else {
+                shutdown_signal().await
+            }
+        };
+        camkey_signer::run(
+            config,
+            Arc::new(camkey_proto::clock::SystemClock::default()),
+            stop,
+        )
+        .await
+    })?;
+    Ok(())
+}
+
+/// Resolves when standard input reaches its end (the supervising parent is gone).
+#[cfg(feature = "vendor")]
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+#[cfg(feature = "vendor")]
+fn vendor_serve(a: ServeArgs) -> Result<()> {
+    let listener =
+        std::net::TcpListener::bind(a.http).with_context(|| format!("binding {}", a.http))?;
+    listener.set_nonblocking(true)?;
+    let config = camkey_vendor::VendorConfig {
+        db: a.db,
+        signer: a.signer,
+        support_address: a.support_address,
+    };
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tracing::info!("vendor reset service on http://{}/", a.http);
+        camkey_vendor::serve(
+            config,
+            listener,
+            Arc::new(camkey_proto::clock::SystemClock::default()),
+            shutdown_signal(),
+        )
+        .await?;
+        anyhow::Ok(())
+    })
 }
 
 fn camera(a: CameraArgs) -> Result<()> {

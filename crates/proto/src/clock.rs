@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Both clocks.
 pub trait Clock: Send + Sync + 'static {
@@ -14,6 +15,33 @@ pub trait Clock: Send + Sync + 'static {
     fn wall_ms(&self) -> i64;
     /// Monotonic elapsed milliseconds.
     fn elapsed_ms(&self) -> u64;
+}
+
+/// The machine's clocks: `SystemTime` and `Instant` (the one place this crate reads the
+/// operating system, so that every part shares one implementation).
+#[derive(Debug, Clone)]
+pub struct SystemClock {
+    boot: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock {
+            boot: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn wall_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+    fn elapsed_ms(&self) -> u64 {
+        self.boot.elapsed().as_millis() as u64
+    }
 }
 
 /// A clock that moves only when told to: tests run hours in milliseconds with it.

@@ -1,0 +1,295 @@
+//! The vendor's real processes: `camkey vendor signer` and `camkey vendor serve`, with a
+//! real SMTP server on loopback receiving what the signer mails. Challenges are sealed as
+//! a camera seals them (the camera side has its own tests).
+#![allow(clippy::unwrap_used)]
+
+use camkey_proto::challenge::{Challenge, Recovery};
+use camkey_proto::code;
+use camkey_proto::keys::MasterKey;
+use camkey_smtp::{Config, Mail, Mailbox, Server};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn camkey() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_camkey"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Vendor {
+    dir: tempfile::TempDir,
+    master: MasterKey,
+    smtp_port: u16,
+    http: SocketAddr,
+    signer: Option<Proc>,
+    _serve: Proc,
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < end, "{what} not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Vendor {
+    fn start(smtp_port: u16) -> Vendor {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let st = camkey()
+            .args(["keygen", "--dir", keys.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        let master =
+            MasterKey::from_json(&std::fs::read(keys.join("master.key")).unwrap()).unwrap();
+        let port = free_port();
+        let serve = Proc(
+            camkey()
+                .args(["vendor", "serve", "--db"])
+                .arg(dir.path().join("vendor.db"))
+                .arg("--signer")
+                .arg(dir.path().join("signer.sock"))
+                .args(["--http", &format!("127.0.0.1:{port}")])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut v = Vendor {
+            signer: None,
+            _serve: serve,
+            http: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+            master,
+            smtp_port,
+        };
+        wait_for("front end", || std::net::TcpStream::connect(v.http).is_ok());
+        v.start_signer();
+        v
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.path().join("signer.sock")
+    }
+
+    fn start_signer(&mut self) {
+        let _ = std::fs::remove_file(self.sock());
+        let child = camkey()
+            .args(["vendor", "signer", "--master-key"])
+            .arg(self.dir.path().join("keys/master.key"))
+            .arg("--db")
+            .arg(self.dir.path().join("signer.db"))
+            .arg("--socket")
+            .arg(self.sock())
+            .args([
+                "--smtp",
+                &format!("127.0.0.1:{}", self.smtp_port),
+                "--smtp-plain",
+                "--sender",
+                "reset@vendor.example",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.signer = Some(Proc(child));
+        let sock = self.sock();
+        wait_for("signer", || {
+            std::os::unix::net::UnixStream::connect(&sock).is_ok()
+        });
+    }
+
+    /// A challenge as camera `serial` would make it.
+    fn challenge(&self, serial: &str, recovery: Recovery) -> (Challenge, String) {
+        let key = self.master.device_key(serial);
+        let c = Challenge::new(&key, serial, 1_790_000_000, false, recovery);
+        let text = c.seal(&key).unwrap();
+        (c, text)
+    }
+
+    async fn request(&self, body: Value) -> (u16, Value) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let r = reqwest::Client::new()
+            .post(format!("http://{}/api/reset-requests", self.http))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+async fn inbox(port: u16) -> (Arc<Mailbox>, Server) {
+    let mailbox = Arc::new(Mailbox::new(100));
+    let server = Server::start(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Config::new("inbox.test"),
+        mailbox.clone(),
+    )
+    .await
+    .unwrap();
+    (mailbox, server)
+}
+
+fn code_of(m: &Mail) -> String {
+    let text = String::from_utf8_lossy(&m.message).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Code: "))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn owner() -> Recovery {
+    Recovery::Owner("owner@example.com".into())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_request_mails_the_code_to_the_sealed_address_only() {
+    let port = free_port();
+    let (mailbox, _smtp) = inbox(port).await;
+    let v = Vendor::start(port);
+    let (c, text) = v.challenge("IPC4K15-V0001", owner());
+    let (st, b) = v.request(json!({"challenge": text})).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["outcome"], "code_sent");
+    assert_eq!(b["hint"], "o***@example.com");
+    assert!(
+        !b.to_string().contains("owner@"),
+        "never more than a masked hint"
+    );
+    let mails = mailbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails[0].envelope.rcpt_to, vec!["owner@example.com"]);
+    let typed = code_of(&mails[0]);
+    let parsed = code::parse(&typed).unwrap();
+    assert!(
+        parsed.verify_mac(&v.master.device_key(&c.serial), &c.serial, &c.nonce),
+        "a genuine code for this challenge"
+    );
+    // The answer never carries the code.
+    assert!(!b.to_string().contains(&typed));
+
+    // The same request again at once: idempotent, nothing new mailed.
+    let (st, b) = v.request(json!({"challenge": text})).await;
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("code_sent")));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(mailbox.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_foreign_and_garbage_challenges_yield_no_mail() {
+    let port = free_port();
+    let (mailbox, _smtp) = inbox(port).await;
+    let v = Vendor::start(port);
+    // Sealed by another vendor's key (a forger's camera).
+    let other = MasterKey::from_bytes(1, [9; 32]).device_key("IPC4K15-V0002");
+    let forged = Challenge::new(
+        &other,
+        "IPC4K15-V0002",
+        1,
+        false,
+        Recovery::Owner("attacker@evil.example".into()),
+    )
+    .seal(&other)
+    .unwrap();
+    let (st, b) = v.request(json!({"challenge": forged})).await;
+    assert_eq!((st, b["outcome"].as_str()), (400, Some("not_genuine")));
+    // A typo.
+    let (_, text) = v.challenge("IPC4K15-V0003", owner());
+    let mut typo = text.clone().into_bytes();
+    typo[20] = if typo[20] == b'A' { b'B' } else { b'A' };
+    let (st, b) = v
+        .request(json!({"challenge": String::from_utf8(typo).unwrap()}))
+        .await;
+    assert_eq!((st, b["outcome"].as_str()), (400, Some("unreadable")));
+    assert!(b["message"].as_str().unwrap().contains("CK1"));
+    // Garbage, and input is never echoed.
+    let (st, b) = v
+        .request(json!({"challenge": "<script>alert(1)</script>"}))
+        .await;
+    assert_eq!(st, 400);
+    assert!(!b.to_string().contains("script"));
+    let (st, _) = v.request(json!({"nope": 1})).await;
+    assert_eq!(st, 400);
+    // The factory default: no code, the support desk.
+    let (_, fd) = v.challenge("IPC4K15-V0004", Recovery::FactoryDefault);
+    let (st, b) = v.request(json!({"challenge": fd})).await;
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("factory_address")));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(mailbox.is_empty(), "none of these produced a mail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handful_of_codes_per_device_a_day() {
+    let port = free_port();
+    let (mailbox, _smtp) = inbox(port).await;
+    let v = Vendor::start(port);
+    for i in 0..5 {
+        let (_, text) = v.challenge("IPC4K15-V0005", owner());
+        let (st, b) = v.request(json!({"challenge": text})).await;
+        assert_eq!(st, 200, "code {i}: {b}");
+    }
+    let (_, sixth) = v.challenge("IPC4K15-V0005", owner());
+    let (st, b) = v.request(json!({"challenge": sixth})).await;
+    assert_eq!((st, b["outcome"].as_str()), (429, Some("limit")));
+    // Another camera is not affected.
+    let (_, other) = v.challenge("IPC4K15-V0006", owner());
+    assert_eq!(v.request(json!({"challenge": other})).await.0, 200);
+    let mails = mailbox.wait_for(6, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_signer_loses_no_queued_code_mail() {
+    let port = free_port(); // nothing listens yet: the mail cannot go out
+    let mut v = Vendor::start(port);
+    let (c, text) = v.challenge("IPC4K15-V0007", owner());
+    let (st, _) = v.request(json!({"challenge": text})).await;
+    assert_eq!(st, 200);
+    // Power cut on the signer.
+    v.signer.as_mut().unwrap().0.kill().unwrap();
+    v.signer.as_mut().unwrap().0.wait().unwrap();
+    let (mailbox, _smtp) = inbox(port).await;
+    v.start_signer();
+    let mails = mailbox
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .expect("the queued mail went out after the restart");
+    let typed = code_of(&mails[0]);
+    assert!(code::parse(&typed).unwrap().verify_mac(
+        &v.master.device_key(&c.serial),
+        &c.serial,
+        &c.nonce
+    ));
+}
+
+#[test]
+fn the_front_end_holds_no_key() {
+    // `vendor serve` takes no key at all: its only way to a code is the signer's socket.
+    let out = camkey()
+        .args(["vendor", "serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(!help.contains("master"), "{help}");
+    assert!(Path::new(env!("CARGO_BIN_EXE_camkey")).exists());
+}

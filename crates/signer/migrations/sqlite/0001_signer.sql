@@ -1,0 +1,32 @@
+-- The signer's own state: what it has seen and issued, what it must still mail, and its
+-- audit log. Separate from the front end's database on purpose (S1).
+CREATE TABLE challenges (
+    nonce        TEXT PRIMARY KEY,            -- hex, the challenge's identity
+    serial       TEXT NOT NULL,
+    first_seen   INTEGER NOT NULL,            -- Unix ms, wall clock of the signer
+    generated    INTEGER,                     -- Unix ms of the code issued for it, if any
+    last_sent    INTEGER,                     -- Unix ms its code was last queued for mailing
+    resends      INTEGER NOT NULL DEFAULT 0   -- times the same code was mailed again
+);
+CREATE INDEX challenges_serial_generated ON challenges (serial, generated);
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient    TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    body         TEXT NOT NULL,               -- emptied once sent: codes do not linger
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,            -- Unix ms
+    state        TEXT NOT NULL DEFAULT 'pending', -- pending | sent | failed
+    last_error   TEXT
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt);
+
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,                 -- Unix ms
+    op      TEXT NOT NULL,
+    serial  TEXT,
+    outcome TEXT NOT NULL,
+    detail  TEXT NOT NULL
+);

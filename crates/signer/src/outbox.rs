@@ -1,0 +1,116 @@
+//! The signer's outbox worker: mails the codes it queued, itself (S1), with retries and
+//! backoff. Rows are read from the signer's database, so a killed signer picks up every
+//! queued mail when it starts again.
+
+use crate::store::SignerStore;
+use camkey_proto::clock::Clock;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Attempts before a mail is given up.
+pub const MAX_ATTEMPTS: i64 = 12;
+
+/// Where the signer's mail goes.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// SMTP host.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// Plain SMTP (lab and loopback relays only); otherwise STARTTLS with verification.
+    pub plain: bool,
+    /// Sender address.
+    pub sender: String,
+}
+
+impl Relay {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+        let from: Mailbox = self.sender.parse().map_err(|e| format!("sender: {e}"))?;
+        let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
+        let msg = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+            .map_err(|e| e.to_string())?;
+        let builder = if self.plain {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
+                .map_err(|e| e.to_string())?
+        };
+        builder
+            .port(self.port)
+            .timeout(Some(Duration::from_secs(20)))
+            .build()
+            .send(msg)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Backoff after `attempts` failures: 2 s, 4 s, 8 s … up to 10 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    (2_000i64 << attempts.clamp(0, 20)).min(600_000)
+}
+
+/// Runs until `stop` is notified.
+pub async fn run(
+    store: SignerStore,
+    relay: Relay,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    stop: Arc<Notify>,
+) {
+    loop {
+        let now = clock.wall_ms();
+        match store.due(now, 20).await {
+            Ok(rows) => {
+                for row in rows {
+                    match relay.send(&row.recipient, &row.subject, &row.body).await {
+                        Ok(()) => {
+                            if let Err(e) = store.sent(row.id).await {
+                                tracing::error!("outbox: {e}");
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(
+                                "outbox: mail {} failed (attempt {}): {err}",
+                                row.id,
+                                row.attempts + 1
+                            );
+                            let next = (row.attempts + 1 < MAX_ATTEMPTS)
+                                .then(|| clock.wall_ms() + backoff_ms(row.attempts));
+                            if let Err(e) = store.failed(row.id, next, &err).await {
+                                tracing::error!("outbox: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!("outbox: {e}"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.notified() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(0), 2_000);
+        assert_eq!(backoff_ms(1), 4_000);
+        assert_eq!(backoff_ms(30), 600_000);
+    }
+}

@@ -1,0 +1,152 @@
+//! The signer's narrow API: one JSON request per line over a local (Unix) socket, one JSON
+//! answer per line. Lines are bounded ([`MAX_LINE`]); anything else closes the connection.
+//!
+//! The API can open a challenge, issue a code for it (mailed by the signer itself to the
+//! address sealed inside), and (later) release a code for a support case. **No answer ever
+//! carries a code**: a compromised front end can at worst make the signer mail real owners.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest request or answer line, bytes.
+pub const MAX_LINE: usize = 8 * 1024;
+
+/// A request to the signer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Opens a challenge: who it is from, and where codes for it would go (masked).
+    Open {
+        /// The challenge string (or a URL holding it).
+        challenge: String,
+    },
+    /// Issues a code for a challenge and mails it to the sealed recovery address.
+    Issue {
+        /// The challenge string (or a URL holding it).
+        challenge: String,
+        /// How the request came: `web` or `mail`.
+        channel: String,
+        /// Who asked (address or IP), for the audit log only.
+        requester: String,
+    },
+    /// Liveness.
+    Health,
+}
+
+/// What a challenge says, without its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Opened {
+    /// Camera serial.
+    pub serial: String,
+    /// Master-key version.
+    pub key_version: u32,
+    /// The challenge's nonce (hex): its identity.
+    pub nonce: String,
+    /// Whether the camera still has the factory recovery address.
+    pub factory_default: bool,
+    /// A masked hint of the recovery address (`o***@example.com`), if the owner set one.
+    pub hint: Option<String>,
+    /// Whether the camera's clock was trustworthy when it made the challenge.
+    pub clock_trusted: bool,
+    /// The challenge's creation time by the camera's clock (Unix seconds).
+    pub created_unix: u32,
+}
+
+/// What happened to an issue request.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueStatus {
+    /// A new code was made and queued for mailing.
+    Sent,
+    /// The code already made for this challenge was queued again (not counted).
+    Resent,
+    /// The same request again within minutes: nothing new was sent (idempotent).
+    AlreadySent,
+}
+
+/// An answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    /// `Open` succeeded.
+    Opened(Opened),
+    /// `Issue` succeeded.
+    Issued {
+        /// New or re-sent.
+        status: IssueStatus,
+        /// Masked hint of where the code went.
+        hint: String,
+        /// The camera's serial.
+        serial: String,
+    },
+    /// `Health`.
+    Healthy {
+        /// Master-key versions held.
+        key_versions: Vec<u32>,
+        /// Mails waiting to go out.
+        pending_mail: u64,
+    },
+    /// Refused.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+    },
+}
+
+/// Why the signer refused.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not a challenge, a typo, or damaged.
+    #[error("the challenge string could not be read")]
+    Unreadable,
+    /// Forged, altered, or for another device.
+    #[error("the challenge did not verify")]
+    NotGenuine,
+    /// A master-key version the signer does not hold.
+    #[error("unknown key version")]
+    UnknownKeyVersion,
+    /// The camera still has the factory address: support must release the code.
+    #[error("the camera has the factory recovery address")]
+    FactoryDefault,
+    /// The device's daily cap of codes is reached.
+    #[error("too many codes for this camera today")]
+    CapReached,
+    /// The same code was re-sent too often.
+    #[error("this code was re-sent too often")]
+    ResendLimited,
+    /// The challenge was first seen too long ago.
+    #[error("the challenge is too old")]
+    TooLate,
+    /// A request that does not parse.
+    #[error("bad request")]
+    BadRequest,
+    /// The signer failed (storage).
+    #[error("the signer could not complete the request")]
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shapes() {
+        let r: Request = serde_json::from_str(
+            r#"{"op":"issue","challenge":"CK1","channel":"web","requester":"10.0.0.1"}"#,
+        )
+        .unwrap();
+        assert!(matches!(r, Request::Issue { .. }));
+        assert!(
+            serde_json::from_str::<Request>(
+                r#"{"op":"issue","challenge":"x","channel":"web","requester":"a","code":"x"}"#
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"give_me_the_key"}"#).is_err());
+        let e = serde_json::to_string(&Response::Error {
+            code: ErrorCode::CapReached,
+        })
+        .unwrap();
+        assert_eq!(e, r#"{"result":"error","code":"cap_reached"}"#);
+    }
+}

@@ -1,0 +1,97 @@
+//! The reset request, whichever way it came (the web page or, later, mail): read the
+//! challenge, ask the signer to mail the code, and answer with a fixed text.
+
+use crate::store::{ResetRecord, VendorStore};
+use crate::texts::Outcome;
+use camkey_proto::challenge;
+use camkey_proto::clock::Clock;
+use camkey_signer::SignerClient;
+use camkey_signer::protocol::{ErrorCode, Request, Response};
+use std::sync::Arc;
+
+/// Requests one requester may make in [`WINDOW_MS`].
+pub const PER_REQUESTER: i64 = 10;
+/// The window of [`PER_REQUESTER`].
+pub const WINDOW_MS: i64 = 10 * 60_000;
+
+/// The reset service.
+#[derive(Clone)]
+pub struct ResetService {
+    /// The signer.
+    pub signer: SignerClient,
+    /// Storage.
+    pub store: Arc<dyn VendorStore>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// The support desk's address, for the factory-address answer.
+    pub support_address: String,
+}
+
+impl ResetService {
+    /// Handles one request. `channel` is `web` or `mail`; `requester` an IP or address.
+    pub async fn request(&self, text: &str, channel: &str, requester: &str) -> Outcome {
+        let now = self.clock.wall_ms();
+        let requester: String = requester
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let (outcome, serial) = self.decide(text, channel, &requester, now).await;
+        let record = ResetRecord {
+            at: now,
+            channel: channel.into(),
+            requester,
+            serial,
+            outcome: outcome.name().into(),
+        };
+        if let Err(e) = self.store.record_reset(record).await {
+            tracing::error!("{e}");
+        }
+        outcome
+    }
+
+    async fn decide(
+        &self,
+        text: &str,
+        channel: &str,
+        requester: &str,
+        now: i64,
+    ) -> (Outcome, Option<String>) {
+        match self.store.resets_since(requester, now - WINDOW_MS).await {
+            Ok(n) if n >= PER_REQUESTER => return (Outcome::Limit, None),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("{e}");
+                return (Outcome::Unavailable, None);
+            }
+        }
+        // Read it here first: garbage never reaches the signer.
+        if challenge::parse(text).is_err() {
+            return (Outcome::Unreadable, None);
+        }
+        let req = Request::Issue {
+            challenge: text.to_string(),
+            channel: channel.into(),
+            requester: requester.into(),
+        };
+        match self.signer.call(&req).await {
+            Ok(Response::Issued { hint, serial, .. }) => (Outcome::CodeSent { hint }, Some(serial)),
+            Ok(Response::Error { code }) => (
+                match code {
+                    ErrorCode::FactoryDefault => Outcome::FactoryAddress,
+                    ErrorCode::Unreadable | ErrorCode::BadRequest => Outcome::Unreadable,
+                    ErrorCode::NotGenuine | ErrorCode::UnknownKeyVersion => Outcome::NotGenuine,
+                    ErrorCode::CapReached | ErrorCode::ResendLimited => Outcome::Limit,
+                    ErrorCode::TooLate => Outcome::TooOld,
+                    ErrorCode::Internal => Outcome::Unavailable,
+                },
+                None,
+            ),
+            Ok(_) => (Outcome::Unavailable, None),
+            Err(e) => {
+                tracing::error!("{e}");
+                (Outcome::Unavailable, None)
+            }
+        }
+    }
+}

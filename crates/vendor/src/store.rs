@@ -1,0 +1,154 @@
+//! The front end's storage, behind a trait so that one box runs it on SQLite and a cluster
+//! behind a load balancer on PostgreSQL. Every method is a plain request/response with
+//! owned values: nothing SQLite-specific leaks through the trait.
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+/// A boxed future (the trait is used as `Arc<dyn VendorStore>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Storage errors (the cause is logged, not shown).
+#[derive(Debug, thiserror::Error)]
+#[error("vendor storage: {0}")]
+pub struct StoreError(String);
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// One reset request, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRecord {
+    /// Unix ms.
+    pub at: i64,
+    /// `web` or `mail`.
+    pub channel: String,
+    /// IP address or sender address.
+    pub requester: String,
+    /// Serial of a genuine challenge.
+    pub serial: Option<String>,
+    /// The outcome's name.
+    pub outcome: String,
+}
+
+/// What the front end stores.
+pub trait VendorStore: Send + Sync + 'static {
+    /// Records a reset request.
+    fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Reset requests from `requester` since `since` (Unix ms).
+    fn resets_since(&self, requester: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// The most recent reset requests, newest first.
+    fn recent_resets(&self, limit: i64) -> BoxFuture<'_, Result<Vec<ResetRecord>, StoreError>>;
+}
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite storage (WAL mode).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database file.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        SQLITE
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl VendorStore for SqliteStore {
+    fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
+                .bind(r.at)
+                .bind(r.channel)
+                .bind(r.requester)
+                .bind(r.serial)
+                .bind(r.outcome)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn resets_since(&self, requester: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>> {
+        let requester = requester.to_string();
+        Box::pin(async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM reset_requests WHERE requester = ? AND at >= ?",
+            )
+            .bind(requester)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(n)
+        })
+    }
+
+    fn recent_resets(&self, limit: i64) -> BoxFuture<'_, Result<Vec<ResetRecord>, StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<(i64, String, String, Option<String>, String)> =
+                sqlx::query_as("SELECT at, channel, requester, serial, outcome FROM reset_requests ORDER BY id DESC LIMIT ?")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(at, channel, requester, serial, outcome)| ResetRecord {
+                    at,
+                    channel,
+                    requester,
+                    serial,
+                    outcome,
+                })
+                .collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("v.db")).await.unwrap();
+        for at in [1, 2, 3] {
+            s.record_reset(ResetRecord {
+                at,
+                channel: "web".into(),
+                requester: "10.0.0.1".into(),
+                serial: None,
+                outcome: "unreadable".into(),
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(s.resets_since("10.0.0.1", 2).await.unwrap(), 2);
+        assert_eq!(s.resets_since("10.0.0.2", 0).await.unwrap(), 0);
+        assert_eq!(s.recent_resets(10).await.unwrap()[0].at, 3);
+        // Reopening runs no migration twice.
+        drop(s);
+        SqliteStore::open(&dir.path().join("v.db")).await.unwrap();
+    }
+}

@@ -1,0 +1,33 @@
+// Reads the challenge from the URL fragment (never sent to the server) and asks for the
+// code with one button. The page works without this script through its form.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("reset-form");
+  if (!form) return;
+  const field = document.getElementById("challenge");
+  const answer = document.getElementById("answer");
+  const hash = decodeURIComponent(window.location.hash.slice(1) || "");
+  if (hash) {
+    field.value = hash;
+    document.getElementById("from-camera").hidden = false;
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = document.getElementById("send");
+    button.disabled = true;
+    try {
+      const r = await fetch("/api/reset-requests", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ challenge: field.value }),
+      });
+      const body = await r.json();
+      answer.textContent = body.message || (body.error && body.error.message) || "Something went wrong; please try again.";
+      answer.className = "answer " + (body.outcome || "error");
+    } catch (e) {
+      answer.textContent = "The reset service could not be reached. Please try again in a few minutes.";
+      answer.className = "answer unavailable";
+    }
+    answer.hidden = false;
+    button.disabled = false;
+  });
+});
