@@ -454,6 +454,7 @@ fn lab(a: LabArgs) -> Result<()> {
         extra_cameras: a.cameras,
         relay: a.relay,
         bind: a.bind,
+        exe: std::env::current_exe().context("finding the camkey executable")?,
     };
     runtime()?.block_on(camkey_lab::run(opts, shutdown_signal()))?;
     Ok(())

@@ -244,6 +244,65 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
             .unwrap()
             .ends_with("@cameras.camkey.lab")
     );
+    // The QR path through the lab's vendor: the camera's QR code opens the vendor's reset
+    // page; the reset service asks the signer; the signer mails the code to the inbox.
+    let qr: Value = http
+        .get(format!("{api}/recovery/qr"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let reset_url = qr["url"].as_str().unwrap();
+    let vendor = m1["vendor"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        reset_url.starts_with(&format!("{vendor}/reset#CK1")),
+        "{reset_url}"
+    );
+    let page = http.get(format!("{vendor}/reset")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let r = http
+        .post(format!("{vendor}/api/reset-requests"))
+        .json(&json!({"challenge": reset_url}))
+        .send()
+        .unwrap();
+    let answer: Value = r.json().unwrap();
+    assert_eq!(answer["outcome"], "code_sent", "{answer}");
+    let end = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        let msgs: Value = http
+            .get(format!("{inbox}/api/messages"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let found = msgs.as_array().unwrap().iter().find_map(|m| {
+            (m["from"] == m1["vendor"]["reset_address"])
+                .then(|| {
+                    m["text"]
+                        .as_str()
+                        .unwrap()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Code: "))
+                        .map(str::to_string)
+                })
+                .flatten()
+        });
+        if let Some(c) = found {
+            break c;
+        }
+        assert!(Instant::now() < end, "no security code in the lab inbox");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let r = http
+        .post(format!("{api}/recovery/qr"))
+        .json(&json!({"code": code.trim(), "new_password": "marble-lantern-violin-88"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
     let home = http
         .get(m1["url"].as_str().unwrap())
         .send()
@@ -269,11 +328,17 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
     );
     let r = http
         .post(format!("{api}/login"))
-        .json(&json!({"username": "admin", "password": "tulip-harbor-quietly-42"}))
+        .json(&json!({"username": "admin", "password": "marble-lantern-violin-88"}))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.status(),
+        200,
+        "the recovered password survived the restart"
+    );
     assert_eq!(lab.stop(), 0);
+    let sock = tmp.path().join("vendor/signer.sock");
+    assert!(!sock.exists(), "the signer process stopped with the lab");
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub struct LabOptions {
     pub relay: Option<String>,
     /// Address every lab listener binds to.
     pub bind: IpAddr,
+    /// The `camkey` executable, to start the signer as a process of its own.
+    pub exe: PathBuf,
 }
 
 /// Why the lab could not run.
@@ -72,11 +74,12 @@ pub enum LabError {
     Plan(String),
 }
 
-/// The lab's vendor profile: addresses that stay inside the lab.
-pub fn lab_profile() -> VendorProfile {
+/// The lab's vendor profile: addresses that stay inside the lab; the reset page is the
+/// lab vendor's.
+pub fn lab_profile(vendor: SocketAddr) -> VendorProfile {
     VendorProfile {
         reset_address: "reset@vendor.camkey.lab".into(),
-        reset_page_url: "https://vendor.camkey.lab/reset".into(),
+        reset_page_url: format!("http://{vendor}/reset"),
         support_address: "support@vendor.camkey.lab".into(),
     }
 }
@@ -116,6 +119,65 @@ pub struct Lab {
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
     inbox: Arc<inbox::Inbox>,
+    signer: tokio::process::Child,
+}
+
+/// The signer's socket in the lab's vendor directory.
+pub const SIGNER_SOCKET: &str = "signer.sock";
+
+/// Starts the signer process and waits until its socket answers.
+async fn start_signer(
+    opts: &LabOptions,
+    keys: &VendorKeys,
+    smtp: &SmtpSettings,
+    profile: &VendorProfile,
+) -> Result<tokio::process::Child, LabError> {
+    let dir = keys.dir();
+    let socket = dir.join(SIGNER_SOCKET);
+    if socket.as_os_str().len() > 100 {
+        return Err(LabError::Option(format!(
+            "the lab directory's path is too long for the signer's socket ({}); use a shorter --dir",
+            socket.display()
+        )));
+    }
+    let mut cmd = tokio::process::Command::new(&opts.exe);
+    cmd.args(["vendor", "signer", "--master-key"])
+        .arg(keys.path(camkey_factory::files::MASTER_KEY))
+        .arg("--db")
+        .arg(dir.join("signer.db"))
+        .arg("--socket")
+        .arg(&socket)
+        .args([
+            "--smtp",
+            &SocketAddr::new(smtp.server.parse().unwrap_or(opts.bind), smtp.port).to_string(),
+        ])
+        .args(["--sender", &profile.reset_address, "--exit-with-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if smtp.tls == TlsMode::None {
+        cmd.arg("--smtp-plain");
+    }
+    let mut child = cmd.spawn().map_err(|e| LabError::Io(opts.exe.clone(), e))?;
+    let client = camkey_signer::SignerClient::new(&socket);
+    for _ in 0..200 {
+        if client
+            .call(&camkey_signer::protocol::Request::Health)
+            .await
+            .is_ok()
+        {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(LabError::Option(format!(
+                "the signer stopped at start ({status}); see the log above"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill().await;
+    Err(LabError::Option(
+        "the signer did not start within 10 s".into(),
+    ))
 }
 
 fn to_tokio(l: TcpListener, dir: &Path) -> Result<tokio::net::TcpListener, LabError> {
@@ -155,13 +217,20 @@ impl Lab {
         check_options(opts)?;
         let dir = &opts.dir;
         std::fs::create_dir_all(dir).map_err(|e| LabError::Io(dir.clone(), e))?;
+        let mut plan = LabPlan::load_or_new(dir, opts)?;
+        // The vendor's port first: the cameras' factory data names its reset page.
+        let vendor_http = bind(SocketAddr::new(opts.bind, plan.vendor_http_port))?;
+        let vendor_addr = vendor_http
+            .local_addr()
+            .map_err(|e| LabError::Io(dir.clone(), e))?;
+        plan.vendor_http_port = vendor_addr.port();
         let vendor_dir = dir.join("vendor");
         let keys = if vendor_dir.join(camkey_factory::files::MASTER_KEY).exists() {
             VendorKeys::open(&vendor_dir.join(camkey_factory::files::MASTER_KEY))?
         } else {
-            VendorKeys::generate(&vendor_dir, 1, &lab_profile())?
+            VendorKeys::generate(&vendor_dir, 1, &lab_profile(vendor_addr))?
         };
-        let mut plan = LabPlan::load_or_new(dir, opts)?;
+        let profile = keys.profile()?;
 
         // Bind everything first (same ports on resume), then record the ports.
         let port = |l: &TcpListener| {
@@ -215,6 +284,35 @@ impl Lab {
         }
         let default_smtp = lab_smtp(opts, smtp_addr);
 
+        // The vendor: its signer as a process of its own (it alone reads the master key),
+        // and the reset service in this process, talking to it over the socket.
+        let signer = start_signer(opts, &keys, &default_smtp, &profile).await?;
+        {
+            let config = camkey_vendor::VendorConfig {
+                db: vendor_dir.join("vendor.db"),
+                signer: vendor_dir.join(SIGNER_SOCKET),
+                support_address: profile.support_address.clone(),
+            };
+            let listener = to_tokio(vendor_http, dir)?;
+            let app = camkey_vendor::app(
+                &config,
+                Arc::new(camkey_proto::clock::SystemClock::default()),
+            )
+            .await
+            .map_err(|e| LabError::Plan(e.to_string()))?;
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+            }));
+        }
+
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
         for (cam, (https, http)) in plan.cameras.iter().zip(bound) {
@@ -249,7 +347,7 @@ impl Lab {
             cameras.push(camera);
         }
 
-        let manifest = manifest::Manifest::build(opts, &plan, &keys, &setup_codes);
+        let manifest = manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile);
         let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone());
         let mut rx = stop_rx.clone();
@@ -267,6 +365,7 @@ impl Lab {
             stop: stop_tx,
             manifest,
             inbox,
+            signer,
         })
     }
 
@@ -281,7 +380,15 @@ impl Lab {
     }
 
     /// Stops every part.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        // Closing its standard input tells the signer to stop.
+        drop(self.signer.stdin.take());
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.signer.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.signer.kill().await;
+        }
         let _ = self.stop.send(true);
         for c in self.cameras {
             c.stop().await;

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use camkey_camera::store::AtomicFile;
-use camkey_factory::{VendorKeys, files};
+use camkey_factory::{VendorKeys, VendorProfile, files};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -75,6 +75,7 @@ impl Manifest {
         plan: &LabPlan,
         keys: &VendorKeys,
         setup_codes: &[String],
+        profile: &VendorProfile,
     ) -> Manifest {
         let abs = |p: &Path| {
             std::path::absolute(p)
@@ -107,7 +108,14 @@ impl Manifest {
         Manifest {
             url: format!("http://{}/", SocketAddr::new(opts.bind, plan.home_port)),
             cameras,
-            vendor: None,
+            vendor: Some(serde_json::json!({
+                "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.vendor_http_port)),
+                "reset_page": profile.reset_page_url,
+                "smtp": null,
+                "reset_address": profile.reset_address,
+                "support_address": profile.support_address,
+                "staff": null,
+            })),
             inbox: Some(serde_json::json!({
                 "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.inbox_http_port)),
                 "smtp": SocketAddr::new(opts.bind, plan.inbox_smtp_port).to_string(),

@@ -37,6 +37,9 @@ pub struct LabPlan {
     /// The inbox's SMTP port.
     #[serde(default)]
     pub inbox_smtp_port: u16,
+    /// The vendor's web port.
+    #[serde(default)]
+    pub vendor_http_port: u16,
     /// Cameras.
     pub cameras: Vec<CameraPlan>,
 }
@@ -63,6 +66,7 @@ impl LabPlan {
                 home_port: 0,
                 inbox_http_port: 0,
                 inbox_smtp_port: 0,
+                vendor_http_port: 0,
                 cameras: Vec::new(),
             });
         // One camera of every catalogue model, then `--cameras N` more, cycling models.
