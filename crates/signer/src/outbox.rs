@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// Mails taken from the database at a time.
+const BATCH: i64 = 20;
+
 /// Attempts before a mail is given up.
 pub const MAX_ATTEMPTS: i64 = 12;
 
@@ -27,7 +30,27 @@ pub struct Relay {
 }
 
 impl Relay {
-    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+    /// A transport to the relay; it keeps connections open between mails (a pool).
+    pub fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let builder = if self.plain {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
+                .map_err(|e| e.to_string())?
+        };
+        Ok(builder
+            .port(self.port)
+            .timeout(Some(Duration::from_secs(20)))
+            .build())
+    }
+
+    async fn send(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), String> {
         let from: Mailbox = self.sender.parse().map_err(|e| format!("sender: {e}"))?;
         let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
         let msg = Message::builder()
@@ -37,16 +60,7 @@ impl Relay {
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
             .map_err(|e| e.to_string())?;
-        let builder = if self.plain {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
-        } else {
-            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
-                .map_err(|e| e.to_string())?
-        };
-        builder
-            .port(self.port)
-            .timeout(Some(Duration::from_secs(20)))
-            .build()
+        transport
             .send(msg)
             .await
             .map(|_| ())
@@ -67,12 +81,29 @@ pub async fn run(
     wake: Arc<Notify>,
     stop: Arc<Notify>,
 ) {
+    let transport = match relay.transport() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(
+                "outbox: the relay {}:{} is unusable: {e}",
+                relay.host,
+                relay.port
+            );
+            stop.notified().await;
+            return;
+        }
+    };
     loop {
         let now = clock.wall_ms();
-        match store.due(now, 20).await {
+        let mut full = false;
+        match store.due(now, BATCH).await {
             Ok(rows) => {
+                full = rows.len() as i64 == BATCH;
                 for row in rows {
-                    match relay.send(&row.recipient, &row.subject, &row.body).await {
+                    match relay
+                        .send(&transport, &row.recipient, &row.subject, &row.body)
+                        .await
+                    {
                         Ok(()) => {
                             if let Err(e) = store.sent(row.id).await {
                                 tracing::error!("outbox: {e}");
@@ -94,6 +125,9 @@ pub async fn run(
                 }
             }
             Err(e) => tracing::error!("outbox: {e}"),
+        }
+        if full {
+            continue; // more are waiting: no pause
         }
         tokio::select! {
             _ = wake.notified() => {}

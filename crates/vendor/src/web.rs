@@ -95,7 +95,9 @@ async fn headers(req: Request, next: Next) -> Response {
         ),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        // `same-origin`, not `no-referrer`: under `no-referrer` browsers post the page's own
+        // form with `Origin: null`, which the cross-site check refuses.
+        ("referrer-policy", "same-origin"),
     ] {
         h.insert(k, HeaderValue::from_static(v));
     }

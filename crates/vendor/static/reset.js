@@ -5,7 +5,13 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!form) return;
   const field = document.getElementById("challenge");
   const answer = document.getElementById("answer");
-  const hash = decodeURIComponent(window.location.hash.slice(1) || "");
+  // A damaged link must not stop the page: fall back to the raw fragment.
+  let hash = window.location.hash.slice(1) || "";
+  try {
+    hash = decodeURIComponent(hash);
+  } catch (e) {
+    /* keep the raw text: the service will say if it cannot read it */
+  }
   if (hash) {
     field.value = hash;
     document.getElementById("from-camera").hidden = false;
