@@ -77,6 +77,9 @@ struct SignerArgs {
     /// New codes per camera per day.
     #[arg(long, default_value_t = 5)]
     codes_per_day: i64,
+    /// The signer's own copy of the orders (CSV, DESIGN §4), for support releases.
+    #[arg(long)]
+    orders: Option<PathBuf>,
     /// Stop when standard input closes (for a parent that supervises the signer).
     #[arg(long)]
     exit_with_stdin: bool,
@@ -265,7 +268,16 @@ fn signer(a: SignerArgs) -> Result<()> {
             ))
         })
         .context("--smtp must be HOST:PORT")?;
+    let orders = match &a.orders {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(camkey_proto::orders::parse(&bytes).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
     let config = camkey_signer::SignerConfig {
+        orders,
         masters,
         db: a.db,
         socket: a.socket,

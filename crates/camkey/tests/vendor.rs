@@ -94,8 +94,18 @@ impl Vendor {
 
     fn start_signer(&mut self) {
         let _ = std::fs::remove_file(self.sock());
+        let orders = self.dir.path().join("orders.csv");
+        std::fs::write(
+            &orders,
+            "order_number,serial,customer_name,customer_email,purchase_date\n\
+             ORD-1,IPC4K15-V0100,Carol Customer,carol@example.com,2026-03-01\n\
+             ORD-2,IPC4K15-V0101,Dan Other,dan@example.com,2026-03-02\n",
+        )
+        .unwrap();
         let child = camkey()
-            .args(["vendor", "signer", "--master-key"])
+            .args(["vendor", "signer", "--orders"])
+            .arg(&orders)
+            .arg("--master-key")
             .arg(self.dir.path().join("keys/master.key"))
             .arg("--db")
             .arg(self.dir.path().join("signer.db"))
@@ -292,4 +302,57 @@ fn the_front_end_holds_no_key() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(!help.contains("master"), "{help}");
     assert!(Path::new(env!("CARGO_BIN_EXE_camkey")).exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_release_goes_to_the_order_that_holds_the_challenges_serial() {
+    use camkey_signer::protocol::{ErrorCode, Request, Response};
+    let port = free_port();
+    let (mailbox, _smtp) = inbox(port).await;
+    let v = Vendor::start(port);
+    let signer = camkey_signer::SignerClient::new(v.sock());
+    // A camera with the factory address: no code for whoever asks.
+    let (c, text) = v.challenge("IPC4K15-V0100", Recovery::FactoryDefault);
+    let (_, b) = v.request(json!({"challenge": text})).await;
+    assert_eq!(b["outcome"], "factory_address");
+    let release = |order: &str| Request::Release {
+        challenge: text.clone(),
+        order_number: order.into(),
+        case: "42".into(),
+        agent: "agent1".into(),
+    };
+    // An agent names an order that does not hold this camera: refused, nothing mailed.
+    let r = signer.call(&release("ORD-2")).await.unwrap();
+    assert_eq!(
+        r,
+        Response::Error {
+            code: ErrorCode::NotOnOrder
+        }
+    );
+    let r = signer.call(&release("ORD-999")).await.unwrap();
+    assert_eq!(
+        r,
+        Response::Error {
+            code: ErrorCode::NotOnOrder
+        }
+    );
+    // The right order: the code goes to the order's customer, never back to the caller.
+    let r = signer.call(&release("ORD-1")).await.unwrap();
+    let Response::Released { hint, serial, .. } = &r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        (hint.as_str(), serial.as_str()),
+        ("c***@example.com", "IPC4K15-V0100")
+    );
+    let mails = mailbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails[0].envelope.rcpt_to, vec!["carol@example.com"]);
+    let typed = code_of(&mails[0]);
+    assert!(!serde_json::to_string(&r).unwrap().contains(&typed));
+    assert!(code::parse(&typed).unwrap().verify_mac(
+        &v.master.device_key(&c.serial),
+        &c.serial,
+        &c.nonce
+    ));
+    assert_eq!(mailbox.len(), 1);
 }

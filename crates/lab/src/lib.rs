@@ -124,6 +124,24 @@ pub struct Lab {
 
 /// The signer's socket in the lab's vendor directory.
 pub const SIGNER_SOCKET: &str = "signer.sock";
+/// The lab's sample order file (in the lab directory).
+pub const ORDERS_FILE: &str = "orders.csv";
+/// The customer on every lab order.
+pub const LAB_CUSTOMER: &str = "customer@example.com";
+
+/// Writes the lab's sample order file: every lab camera, two to an order, bought recently.
+fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
+    let mut csv = format!("{}\n", camkey_proto::orders::HEADER);
+    for (i, cam) in plan.cameras.iter().enumerate() {
+        csv.push_str(&format!(
+            "LAB-{},{},Lab Customer,{LAB_CUSTOMER},2026-06-01\n",
+            1001 + i / 2,
+            cam.serial
+        ));
+    }
+    let path = dir.join(ORDERS_FILE);
+    std::fs::write(&path, csv).map_err(|e| LabError::Io(path, e))
+}
 
 /// Starts the signer process and waits until its socket answers.
 async fn start_signer(
@@ -141,7 +159,9 @@ async fn start_signer(
         )));
     }
     let mut cmd = tokio::process::Command::new(&opts.exe);
-    cmd.args(["vendor", "signer", "--master-key"])
+    cmd.args(["vendor", "signer", "--orders"])
+        .arg(opts.dir.join(ORDERS_FILE))
+        .arg("--master-key")
         .arg(keys.path(camkey_factory::files::MASTER_KEY))
         .arg("--db")
         .arg(dir.join("signer.db"))
@@ -253,6 +273,7 @@ impl Lab {
             bound.push((https, http));
         }
         plan.save(dir)?;
+        write_orders(dir, &plan)?;
 
         // The inbox: every lab mail lands here unless --relay says otherwise.
         let mut tasks = Vec::new();

@@ -62,6 +62,8 @@ pub struct Manifest {
     pub firmware_key: String,
     /// The lab's device CA certificate.
     pub device_ca: String,
+    /// The lab's sample order file (every lab camera under an order number).
+    pub orders: String,
     /// Options the lab runs with.
     pub time_scale: u32,
     /// SMTP relay, if given.
@@ -123,6 +125,7 @@ impl Manifest {
             nvr: None,
             firmware_key: abs(&keys.path(files::FIRMWARE_KEY)),
             device_ca: abs(&keys.path(files::DEVICE_CA)),
+            orders: abs(&opts.dir.join(crate::ORDERS_FILE)),
             time_scale: opts.time_scale,
             relay: opts.relay.clone(),
         }

@@ -24,4 +24,5 @@ pub mod crockford;
 mod docs;
 pub mod factory;
 pub mod keys;
+pub mod orders;
 pub mod policy;

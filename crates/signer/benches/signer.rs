@@ -75,6 +75,7 @@ async fn run() {
         Err(_) => {
             println!("(CAMKEY_BIN not set: the signer runs inside this process)");
             let config = camkey_signer::SignerConfig {
+                orders: None,
                 masters: vec![master.clone()],
                 db: dir.path().join("signer.db"),
                 socket: socket.clone(),

@@ -46,6 +46,8 @@ pub struct SignerConfig {
     pub relay: outbox::Relay,
     /// Caps.
     pub caps: Caps,
+    /// The signer's own copy of the orders (for support releases), loaded at start.
+    pub orders: Option<Vec<camkey_proto::orders::OrderLine>>,
 }
 
 /// Why the signer could not start.
@@ -72,6 +74,10 @@ pub async fn run(
         return Err(SignerError::NoKey);
     }
     let store = store::SignerStore::open(&config.db).await?;
+    if let Some(orders) = &config.orders {
+        store.replace_orders(orders).await?;
+        tracing::info!("signer: {} order line(s) loaded", orders.len());
+    }
     let listener = server::bind(&config.socket)?;
     let signer = Arc::new(Signer::new(
         config.masters,

@@ -28,6 +28,18 @@ pub enum Request {
         /// Who asked (address or IP), for the audit log only.
         requester: String,
     },
+    /// Releases a code for a support case: mailed to the customer address of the order
+    /// that holds the serial **inside** the challenge, from the signer's own orders.
+    Release {
+        /// The case's challenge string.
+        challenge: String,
+        /// The order number the agent matched.
+        order_number: String,
+        /// The support case.
+        case: String,
+        /// The agent who released it.
+        agent: String,
+    },
     /// Liveness.
     Health,
 }
@@ -78,6 +90,15 @@ pub enum Response {
         /// The camera's serial.
         serial: String,
     },
+    /// `Release` succeeded.
+    Released {
+        /// New or re-sent.
+        status: IssueStatus,
+        /// Masked hint of the order's address.
+        hint: String,
+        /// The camera's serial (from inside the challenge).
+        serial: String,
+    },
     /// `Health`.
     Healthy {
         /// Master-key versions held.
@@ -117,6 +138,9 @@ pub enum ErrorCode {
     /// The challenge was first seen too long ago.
     #[error("the challenge is too old")]
     TooLate,
+    /// The challenge's serial is not on that order (or the signer has no such order).
+    #[error("the camera is not on that order")]
+    NotOnOrder,
     /// A request that does not parse.
     #[error("bad request")]
     BadRequest,

@@ -105,6 +105,12 @@ impl Signer {
                 channel,
                 requester,
             } => self.issue(&challenge, &channel, &requester).await,
+            Request::Release {
+                challenge,
+                order_number,
+                case,
+                agent,
+            } => self.release(&challenge, &order_number, &case, &agent).await,
             Request::Health => match self.store.pending().await {
                 Ok(n) => Ok(Response::Healthy {
                     key_versions: self.masters.iter().map(|m| m.version()).collect(),
@@ -168,7 +174,7 @@ impl Signer {
         })
     }
 
-    /// `Issue`.
+    /// `Issue`: to the address sealed in the challenge.
     async fn issue(
         &self,
         text: &str,
@@ -181,17 +187,71 @@ impl Signer {
             .filter(|c| !c.is_control())
             .take(200)
             .collect();
-        let detail = |what: &str| format!("{what}; via {channel} from {requester}");
+        let context = format!("via {channel} from {requester}");
         let Recovery::Owner(to) = &ch.recovery else {
-            self.audit(
-                "issue",
-                Some(&ch.serial),
-                "factory_default",
-                &detail("no code: factory-default address, for the support desk"),
-            )
-            .await;
+            let detail =
+                format!("no code: factory-default address, for the support desk; {context}");
+            self.audit("issue", Some(&ch.serial), "factory_default", &detail)
+                .await;
             return Err(ErrorCode::FactoryDefault);
         };
+        let (status, hint) = self.deliver("issue", &ch, to, &context).await?;
+        Ok(Response::Issued {
+            status,
+            hint,
+            serial: ch.serial,
+        })
+    }
+
+    /// `Release`: to the address of the order that holds the challenge's own serial.
+    async fn release(
+        &self,
+        text: &str,
+        order_number: &str,
+        case: &str,
+        agent: &str,
+    ) -> Result<Response, ErrorCode> {
+        let ch = self.opened(text, "release").await?;
+        let clean = |s: &str| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        };
+        let context = format!(
+            "case {} by {} on order {}",
+            clean(case),
+            clean(agent),
+            clean(order_number)
+        );
+        let to = self
+            .store
+            .order_address(order_number, &ch.serial)
+            .await
+            .map_err(|e| self.internal(e))?;
+        let Some(to) = to else {
+            let detail = format!("refused: the serial is not on that order; {context}");
+            self.audit("release", Some(&ch.serial), "not_on_order", &detail)
+                .await;
+            return Err(ErrorCode::NotOnOrder);
+        };
+        let (status, hint) = self.deliver("release", &ch, &to, &context).await?;
+        Ok(Response::Released {
+            status,
+            hint,
+            serial: ch.serial,
+        })
+    }
+
+    /// Makes (or re-sends) the code of a challenge and queues its mail to `to`.
+    async fn deliver(
+        &self,
+        op: &str,
+        ch: &Challenge,
+        to: &str,
+        context: &str,
+    ) -> Result<(IssueStatus, String), ErrorCode> {
+        let detail = |what: &str| format!("{what}; {context}");
         let now = self.clock.wall_ms();
         let nonce = data_encoding_hex(&ch.nonce);
         let row = self
@@ -206,11 +266,6 @@ impl Signer {
             .map(|m| m.device_key(&ch.serial))
             .ok_or(ErrorCode::UnknownKeyVersion)?;
         let hint = mask(to);
-        let issued = |status| Response::Issued {
-            status,
-            hint: hint.clone(),
-            serial: ch.serial.clone(),
-        };
         if let Some(generated) = row.generated {
             // The same request again within minutes: idempotent, nothing new is mailed.
             if row
@@ -218,17 +273,18 @@ impl Signer {
                 .is_some_and(|t| now - t < self.caps.resend_gap_ms)
             {
                 self.audit(
-                    "issue",
+                    op,
                     Some(&ch.serial),
                     "already_sent",
                     &detail("same request again: nothing new sent"),
                 )
                 .await;
-                return Ok(issued(IssueStatus::AlreadySent));
+                return Ok((IssueStatus::AlreadySent, hint));
             }
             // Later: the same code, re-sent, not counted against the daily cap.
-            let code = code::issue(&key, &ch, generated, row.first_seen)
-                .map_err(|_| ErrorCode::TooLate)?;
+            let code =
+                code::issue(&key, ch, generated, row.first_seen).map_err(|_| ErrorCode::TooLate)?;
+            let mail = code_mail(ch, to, &code.text());
             let ok = self
                 .store
                 .resend(
@@ -236,13 +292,13 @@ impl Signer {
                     now,
                     self.caps.resend_gap_ms,
                     self.caps.resends_per_code,
-                    &code_mail(&ch, to, &code.text()),
+                    &mail,
                 )
                 .await
                 .map_err(|e| self.internal(e))?;
             if !ok {
                 self.audit(
-                    "issue",
+                    op,
                     Some(&ch.serial),
                     "resend_limited",
                     &detail("re-send refused"),
@@ -252,13 +308,13 @@ impl Signer {
             }
             self.wake.notify_one();
             self.audit(
-                "issue",
+                op,
                 Some(&ch.serial),
                 "resent",
                 &detail(&format!("code re-sent to {hint}")),
             )
             .await;
-            return Ok(issued(IssueStatus::Resent));
+            return Ok((IssueStatus::Resent, hint));
         }
         let today = self
             .store
@@ -267,7 +323,7 @@ impl Signer {
             .map_err(|e| self.internal(e))?;
         if today >= self.caps.codes_per_device_per_day {
             self.audit(
-                "issue",
+                op,
                 Some(&ch.serial),
                 "cap_reached",
                 &detail("daily cap of codes reached"),
@@ -275,11 +331,11 @@ impl Signer {
             .await;
             return Err(ErrorCode::CapReached);
         }
-        let code = match code::issue(&key, &ch, now, row.first_seen) {
+        let code = match code::issue(&key, ch, now, row.first_seen) {
             Ok(c) => c,
             Err(CodeError::TooLate) => {
                 self.audit(
-                    "issue",
+                    op,
                     Some(&ch.serial),
                     "too_late",
                     &detail("challenge first seen too long ago"),
@@ -291,22 +347,22 @@ impl Signer {
         };
         let fresh = self
             .store
-            .issue(&nonce, now, &code_mail(&ch, to, &code.text()))
+            .issue(&nonce, now, &code_mail(ch, to, &code.text()))
             .await
             .map_err(|e| self.internal(e))?;
         if !fresh {
             // Another request issued it between our read and write: theirs stands.
-            return Box::pin(self.issue(text, channel, &requester)).await;
+            return Box::pin(self.deliver(op, ch, to, context)).await;
         }
         self.wake.notify_one();
         self.audit(
-            "issue",
+            op,
             Some(&ch.serial),
             "sent",
             &detail(&format!("code queued for {hint}")),
         )
         .await;
-        Ok(issued(IssueStatus::Sent))
+        Ok((IssueStatus::Sent, hint))
     }
 }
 

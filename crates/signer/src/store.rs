@@ -221,6 +221,33 @@ impl SignerStore {
         Ok(n)
     }
 
+    /// Replaces the signer's copy of the orders.
+    pub async fn replace_orders(&self, lines: &[camkey_proto::orders::OrderLine]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM orders").execute(&mut *tx).await?;
+        for l in lines {
+            sqlx::query("INSERT OR REPLACE INTO orders (order_number, serial, customer_email) VALUES (?, ?, ?)")
+                .bind(&l.order_number)
+                .bind(&l.serial)
+                .bind(&l.customer_email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The customer address of `order_number` if it holds `serial`.
+    pub async fn order_address(&self, order_number: &str, serial: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT customer_email FROM orders WHERE order_number = ? AND serial = ?",
+        )
+        .bind(order_number)
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Appends to the audit log.
     pub async fn audit(
         &self,

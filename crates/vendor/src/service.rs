@@ -83,7 +83,7 @@ impl ResetService {
                     ErrorCode::NotGenuine | ErrorCode::UnknownKeyVersion => Outcome::NotGenuine,
                     ErrorCode::CapReached | ErrorCode::ResendLimited => Outcome::Limit,
                     ErrorCode::TooLate => Outcome::TooOld,
-                    ErrorCode::Internal => Outcome::Unavailable,
+                    ErrorCode::Internal | ErrorCode::NotOnOrder => Outcome::Unavailable,
                 },
                 None,
             ),

@@ -30,3 +30,12 @@ CREATE TABLE audit (
     outcome TEXT NOT NULL,
     detail  TEXT NOT NULL
 );
+
+-- The signer's own copy of the orders (S1): a released code goes to the address on the
+-- order that holds the challenge's serial, from this table, never from the caller.
+CREATE TABLE orders (
+    order_number   TEXT NOT NULL,
+    serial         TEXT NOT NULL,
+    customer_email TEXT NOT NULL,
+    PRIMARY KEY (order_number, serial)
+);
