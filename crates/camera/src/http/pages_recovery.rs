@@ -4,14 +4,14 @@
 use super::AppState;
 use super::error::{ApiError, wait_words};
 use super::json::WebForm;
-use super::web::{Chrome, LoginPageView, chrome, page_user, render};
+use super::web::{Chrome, LoginPageView, PageUser, chrome, render};
 use crate::core::{CoreError, QrView, RecoveryMethods, SettingsView};
 use crate::mail::{SmtpSettings, TlsMode};
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use camkey_proto::api::QuestionAnswer;
 use serde::Deserialize;
@@ -242,22 +242,33 @@ pub struct CodeForm {
     new_password2: String,
 }
 
+impl CodeForm {
+    /// The new password, if it was typed the same twice.
+    fn new_password(&self) -> Result<&str, ApiError> {
+        if self.new_password == self.new_password2 {
+            Ok(&self.new_password)
+        } else {
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "passwords_differ",
+                DIFFER,
+            ))
+        }
+    }
+}
+
 async fn email_verify(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     WebForm(f): WebForm<CodeForm>,
 ) -> Response {
-    let result = if f.new_password != f.new_password2 {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "passwords_differ",
-            DIFFER,
-        ))
-    } else {
-        st.core
-            .recover_with_email_code(&f.code, &f.new_password, peer.ip())
+    let result = match f.new_password() {
+        Ok(new) => st
+            .core
+            .recover_with_email_code(&f.code, new, peer.ip())
             .await
-            .map_err(ApiError::from)
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => recovered(&st),
@@ -347,17 +358,13 @@ async fn qr_verify(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     WebForm(f): WebForm<CodeForm>,
 ) -> Response {
-    let result = if f.new_password != f.new_password2 {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "passwords_differ",
-            DIFFER,
-        ))
-    } else {
-        st.core
-            .recover_with_security_code(&f.code, &f.new_password, peer.ip())
+    let result = match f.new_password() {
+        Ok(new) => st
+            .core
+            .recover_with_security_code(&f.code, new, peer.ip())
             .await
-            .map_err(ApiError::from)
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => recovered(&st),
@@ -410,10 +417,7 @@ fn settings_result(st: &AppState, result: Result<String, CoreError>) -> Response
     }
 }
 
-async fn settings_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if page_user(&st, &headers).is_none() {
-        return Redirect::to("/login").into_response();
-    }
+async fn settings_page(State(st): State<AppState>, _user: PageUser) -> Response {
     render(StatusCode::OK, &settings_view(&st, None, None))
 }
 
@@ -428,12 +432,9 @@ pub struct RecoveryForm {
 async fn set_recovery(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    PageUser(user): PageUser,
     WebForm(f): WebForm<RecoveryForm>,
 ) -> Response {
-    let Some(user) = page_user(&st, &headers) else {
-        return Redirect::to("/login").into_response();
-    };
     let addr = Some(f.recovery_email.trim()).filter(|a| !a.is_empty());
     let r = st
         .core
@@ -460,12 +461,9 @@ pub struct QuestionsForm {
 async fn set_questions(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    PageUser(user): PageUser,
     WebForm(f): WebForm<QuestionsForm>,
 ) -> Response {
-    let Some(user) = page_user(&st, &headers) else {
-        return Redirect::to("/login").into_response();
-    };
     let qs: Vec<QuestionAnswer> = [(f.q1, f.a1), (f.q2, f.a2), (f.q3, f.a3)]
         .into_iter()
         .filter(|(q, a)| !q.trim().is_empty() || !a.trim().is_empty())
@@ -502,12 +500,9 @@ pub struct SmtpForm {
 async fn set_smtp(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    PageUser(user): PageUser,
     WebForm(f): WebForm<SmtpForm>,
 ) -> Response {
-    let Some(user) = page_user(&st, &headers) else {
-        return Redirect::to("/login").into_response();
-    };
     let settings = if f.server.trim().is_empty() {
         None
     } else {
@@ -545,11 +540,8 @@ async fn set_smtp(
 async fn test_mail(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    PageUser(user): PageUser,
 ) -> Response {
-    let Some(user) = page_user(&st, &headers) else {
-        return Redirect::to("/login").into_response();
-    };
     let r = st
         .core
         .test_mail(&user, peer.ip())

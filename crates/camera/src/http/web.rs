@@ -139,6 +139,22 @@ fn title_for(code: &str) -> &'static str {
     }
 }
 
+/// The signed-in account of a page; pages that need one send everyone else to sign in.
+pub struct PageUser(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for PageUser {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        page_user(st, &parts.headers)
+            .map(PageUser)
+            .ok_or_else(|| Redirect::to("/login"))
+    }
+}
+
 /// The signed-in account of a page request (cookie only).
 pub fn page_user(st: &AppState, headers: &HeaderMap) -> Option<String> {
     session_cookie(headers).and_then(|t| st.core.session(t))
@@ -481,10 +497,7 @@ struct PasswordPage {
     error: Option<String>,
 }
 
-async fn password_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if page_user(&st, &headers).is_none() {
-        return Redirect::to("/login").into_response();
-    }
+async fn password_page(State(st): State<AppState>, _user: PageUser) -> Response {
     render(
         StatusCode::OK,
         &PasswordPage {
@@ -506,12 +519,9 @@ pub struct PasswordForm {
 async fn password_submit(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    PageUser(user): PageUser,
     WebForm(form): WebForm<PasswordForm>,
 ) -> Response {
-    let Some(user) = page_user(&st, &headers) else {
-        return Redirect::to("/login").into_response();
-    };
     let c = chrome(&st.core);
     if form.new_password != form.new_password2 {
         let error = Some("The two new passwords differ: type the same password twice.".into());
@@ -557,10 +567,7 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-async fn audit_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if page_user(&st, &headers).is_none() {
-        return Redirect::to("/login").into_response();
-    }
+async fn audit_page(State(st): State<AppState>, _user: PageUser) -> Response {
     let mut entries = st.core.audit();
     entries.reverse();
     render(

@@ -41,6 +41,9 @@ async fn torture_child() {
         config,
     )
     .unwrap();
+    // Tell the parent the writer is up: its cut then lands in the middle of the work,
+    // however slowly this machine starts processes.
+    std::fs::write(dir.join("ready"), b"").unwrap();
     let mut rng = rand::thread_rng();
     loop {
         let src = IpAddr::V4(Ipv4Addr::from(rng.r#gen::<u32>()));
@@ -82,7 +85,7 @@ fn power_cut_leaves_old_or_new_state() {
     let store = AtomicFile::new(&tmp.path().join("flash"), "state.json").unwrap();
     let mut rng = rand::thread_rng();
     let (mut uninitialized, mut initialized, mut last_generation) = (0, 0, 0);
-    const CUTS: usize = 300;
+    const CUTS: usize = 200;
     for _ in 0..CUTS {
         let mut child = Command::new(&exe)
             .args([
@@ -96,7 +99,13 @@ fn power_cut_leaves_old_or_new_state() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(rng.gen_range(0..200_000)));
+        let ready = tmp.path().join("ready");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !ready.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = std::fs::remove_file(&ready);
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..400_000)));
         child.kill().unwrap(); // SIGKILL: no destructor, no flush, like a power cut
         let status = child.wait().unwrap();
         assert!(!status.success(), "the writer must not exit by itself");
