@@ -100,6 +100,33 @@ struct ServeArgs {
     /// The support desk's address.
     #[arg(long, default_value = "support@camkey.example")]
     support_address: String,
+    /// SMTP listen address of the automated reset mailbox (none: no mail intake).
+    #[arg(long)]
+    smtp: Option<SocketAddr>,
+    /// The automated reset address.
+    #[arg(long, default_value = "reset@camkey.example")]
+    reset_address: String,
+    /// Relay for replies, HOST:PORT (none: replies stay queued).
+    #[arg(long)]
+    relay: Option<String>,
+    /// Send replies without TLS (a relay on loopback, or the lab).
+    #[arg(long)]
+    relay_plain: bool,
+    /// Sender address of replies.
+    #[arg(long, default_value = "reset@camkey.example")]
+    sender: String,
+}
+
+#[cfg(feature = "vendor")]
+fn host_port(s: &str, what: &str) -> Result<(String, u16)> {
+    s.rsplit_once(':')
+        .and_then(|(h, p)| {
+            Some((
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse::<u16>().ok()?,
+            ))
+        })
+        .with_context(|| format!("{what} must be HOST:PORT"))
 }
 
 #[derive(clap::Args)]
@@ -329,20 +356,45 @@ async fn stdin_closed() {
 
 #[cfg(feature = "vendor")]
 fn vendor_serve(a: ServeArgs) -> Result<()> {
-    let listener =
+    let http =
         std::net::TcpListener::bind(a.http).with_context(|| format!("binding {}", a.http))?;
-    listener.set_nonblocking(true)?;
+    http.set_nonblocking(true)?;
+    let smtp = match a.smtp {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let relay = match &a.relay {
+        Some(r) => {
+            let (host, port) = host_port(r, "--relay")?;
+            Some(camkey_signer::outbox::Relay {
+                host,
+                port,
+                plain: a.relay_plain,
+                sender: a.sender.clone(),
+            })
+        }
+        None => None,
+    };
     let config = camkey_vendor::VendorConfig {
         db: a.db,
         signer: a.signer,
         support_address: a.support_address,
+        reset_address: a.reset_address,
+        relay,
     };
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let listeners = camkey_vendor::Listeners {
+            http: tokio::net::TcpListener::from_std(http)?,
+            smtp: smtp.map(tokio::net::TcpListener::from_std).transpose()?,
+        };
         tracing::info!("vendor reset service on http://{}/", a.http);
         camkey_vendor::serve(
             config,
-            listener,
+            listeners,
             Arc::new(camkey_proto::clock::SystemClock::default()),
             shutdown_signal(),
         )

@@ -354,3 +354,123 @@ fn lab_refuses_bad_options_with_a_clear_message() {
     let (code, _, _) = run(&["lab", "--dir", d, "--bind", "not-an-ip"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn lab_reset_by_mail_to_the_automated_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lab, m) = Lab::start(tmp.path(), &[]);
+    let http = client(m["device_ca"].as_str().unwrap());
+    let cam = m["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == "IPC4K15D")
+        .unwrap()
+        .clone();
+    let api = cam["api"].as_str().unwrap();
+    wait_device(&http, api);
+    let r = http
+        .post(format!("{api}/init"))
+        .json(
+            &json!({"password": "tulip-harbor-quietly-42", "recovery_email": "owner@example.com"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let qr: Value = http
+        .get(format!("{api}/recovery/qr"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let url = qr["url"].as_str().unwrap();
+    // The owner mails the link, as a mail client would: quoted and wrapped.
+    let wrapped: String = url
+        .as_bytes()
+        .chunks(40)
+        .map(|c| format!("> {}\n", String::from_utf8_lossy(c)))
+        .collect();
+    let inbox = m["inbox"]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let reset = m["vendor"]["reset_address"].as_str().unwrap();
+    let r = http
+        .post(format!("{inbox}/compose"))
+        .form(&[
+            ("from", "someone@example.org"),
+            ("to", reset),
+            ("subject", "please reset"),
+            ("body", &format!("Hello,\n\n{wrapped}\nThanks")),
+        ])
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    // The code goes to the camera's owner; the requester gets the fixed text, no code.
+    let end = Instant::now() + Duration::from_secs(30);
+    let (code_mail, reply) = loop {
+        let msgs: Value = http
+            .get(format!("{inbox}/api/messages"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let msgs = msgs.as_array().unwrap();
+        let code = msgs
+            .iter()
+            .find(|x| x["to"] == json!(["owner@example.com"]) && x["from"] == json!(reset))
+            .cloned();
+        let reply = msgs
+            .iter()
+            .find(|x| x["to"] == json!(["someone@example.org"]))
+            .cloned();
+        if let (Some(c), Some(r)) = (code, reply) {
+            break (c, r);
+        }
+        assert!(Instant::now() < end, "no code mail or reply: {msgs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let code = code_mail["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Code: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let reply_text = reply["text"].as_str().unwrap();
+    assert!(
+        reply_text.contains("o***@example.com") && !reply_text.contains(&code),
+        "{reply_text}"
+    );
+    assert!(
+        !reply_text.contains("CK1"),
+        "the reply never echoes the mail"
+    );
+    // Nothing for the reset address stayed in the inbox: it went on to the vendor.
+    let msgs: Value = http
+        .get(format!("{inbox}/api/messages"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        !msgs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["to"] == json!([reset]))
+    );
+    let r = http
+        .post(format!("{api}/recovery/qr"))
+        .json(&json!({"code": code, "new_password": "marble-lantern-violin-88"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    assert_eq!(lab.stop(), 0);
+}

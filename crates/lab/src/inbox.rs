@@ -41,9 +41,40 @@ pub struct Message {
 #[derive(Debug, Default)]
 pub struct Inbox {
     messages: Mutex<VecDeque<Message>>,
+    /// Mail for this address goes on to the vendor's SMTP, as the Internet's mail would.
+    hand_on: Option<(String, SocketAddr)>,
 }
 
 impl Inbox {
+    /// An inbox that hands mail for `address` on to the SMTP server at `to`.
+    pub fn handing_on(address: String, to: SocketAddr) -> Self {
+        Inbox {
+            messages: Mutex::default(),
+            hand_on: Some((address, to)),
+        }
+    }
+
+    async fn forward(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        to: SocketAddr,
+        rcpt: &str,
+    ) -> Result<(), String> {
+        use lettre::address::Envelope as LEnvelope;
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+        let from = envelope.mail_from.parse().ok();
+        let rcpt = rcpt.parse().map_err(|e| format!("{e}"))?;
+        let env = LEnvelope::new(from, vec![rcpt]).map_err(|e| e.to_string())?;
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(to.ip().to_string())
+            .port(to.port())
+            .build()
+            .send_raw(&env, raw)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Every message, oldest first.
     pub fn messages(&self) -> Vec<Message> {
         self.messages
@@ -94,7 +125,26 @@ pub fn parse(envelope: &Envelope, raw: &[u8]) -> Message {
 impl Sink for Inbox {
     fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> BoxFuture<'_, Verdict> {
         Box::pin(async move {
-            self.push(parse(&envelope, &message));
+            let mut rest = envelope.clone();
+            if let Some((address, to)) = &self.hand_on
+                && let Some(rcpt) = envelope
+                    .rcpt_to
+                    .iter()
+                    .find(|r| r.eq_ignore_ascii_case(address))
+            {
+                if let Err(e) = self.forward(&envelope, &message, *to, rcpt).await {
+                    tracing::warn!("lab inbox: handing mail on to the vendor failed: {e}");
+                    return Verdict::reject(
+                        451,
+                        "4.4.1",
+                        "the vendor's mailbox did not answer; try again later",
+                    );
+                }
+                rest.rcpt_to.retain(|r| !r.eq_ignore_ascii_case(address));
+            }
+            if !rest.rcpt_to.is_empty() {
+                self.push(parse(&rest, &message));
+            }
             Verdict::Accept
         })
     }

@@ -262,6 +262,8 @@ impl Lab {
         plan.home_port = port(&home_listener)?;
         let inbox_http = bind(SocketAddr::new(opts.bind, plan.inbox_http_port))?;
         plan.inbox_http_port = port(&inbox_http)?;
+        let vendor_smtp = bind(SocketAddr::new(opts.bind, plan.vendor_smtp_port))?;
+        plan.vendor_smtp_port = port(&vendor_smtp)?;
         let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
         plan.inbox_smtp_port = port(&inbox_smtp)?;
         let mut bound = Vec::new();
@@ -278,7 +280,10 @@ impl Lab {
         // The inbox: every lab mail lands here unless --relay says otherwise.
         let mut tasks = Vec::new();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let inbox = Arc::new(inbox::Inbox::default());
+        let inbox = Arc::new(inbox::Inbox::handing_on(
+            profile.reset_address.clone(),
+            SocketAddr::new(opts.bind, plan.vendor_smtp_port),
+        ));
         let smtp_addr = SocketAddr::new(opts.bind, plan.inbox_smtp_port);
         {
             let mut config = camkey_smtp::Config::new("inbox.camkey.lab");
@@ -313,24 +318,33 @@ impl Lab {
                 db: vendor_dir.join("vendor.db"),
                 signer: vendor_dir.join(SIGNER_SOCKET),
                 support_address: profile.support_address.clone(),
+                reset_address: profile.reset_address.clone(),
+                relay: Some(camkey_signer::outbox::Relay {
+                    host: default_smtp.server.clone(),
+                    port: default_smtp.port,
+                    plain: default_smtp.tls == TlsMode::None,
+                    sender: profile.reset_address.clone(),
+                }),
             };
-            let listener = to_tokio(vendor_http, dir)?;
-            let app = camkey_vendor::app(
-                &config,
-                Arc::new(camkey_proto::clock::SystemClock::default()),
-            )
-            .await
-            .map_err(|e| LabError::Plan(e.to_string()))?;
+            let listeners = camkey_vendor::Listeners {
+                http: to_tokio(vendor_http, dir)?,
+                smtp: Some(to_tokio(vendor_smtp, dir)?),
+            };
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move {
+                let stop = async move {
                     let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
+                };
+                if let Err(e) = camkey_vendor::serve(
+                    config,
+                    listeners,
+                    Arc::new(camkey_proto::clock::SystemClock::default()),
+                    stop,
+                )
+                .await
+                {
+                    tracing::error!("lab vendor: {e}");
+                }
             }));
         }
 

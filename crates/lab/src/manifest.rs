@@ -113,7 +113,7 @@ impl Manifest {
             vendor: Some(serde_json::json!({
                 "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.vendor_http_port)),
                 "reset_page": profile.reset_page_url,
-                "smtp": null,
+                "smtp": SocketAddr::new(opts.bind, plan.vendor_smtp_port).to_string(),
                 "reset_address": profile.reset_address,
                 "support_address": profile.support_address,
                 "staff": null,

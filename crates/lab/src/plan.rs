@@ -40,6 +40,9 @@ pub struct LabPlan {
     /// The vendor's web port.
     #[serde(default)]
     pub vendor_http_port: u16,
+    /// The vendor's SMTP port (the automated reset mailbox).
+    #[serde(default)]
+    pub vendor_smtp_port: u16,
     /// Cameras.
     pub cameras: Vec<CameraPlan>,
 }
@@ -67,6 +70,7 @@ impl LabPlan {
                 inbox_http_port: 0,
                 inbox_smtp_port: 0,
                 vendor_http_port: 0,
+                vendor_smtp_port: 0,
                 cameras: Vec::new(),
             });
         // One camera of every catalogue model, then `--cameras N` more, cycling models.

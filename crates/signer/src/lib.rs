@@ -87,7 +87,7 @@ pub async fn run(
     ));
     let stop = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(outbox::run(
-        store,
+        Arc::new(store),
         config.relay,
         clock,
         signer.wake.clone(),

@@ -2,13 +2,59 @@
 //! backoff. Rows are read from the signer's database, so a killed signer picks up every
 //! queued mail when it starts again.
 
-use crate::store::SignerStore;
+use crate::store::{OutboxRow, SignerStore, StoreError};
 use camkey_proto::clock::Clock;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// A boxed future (the outbox is used as `Arc<dyn Outbox>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A durable outbox: the signer's (codes) and the vendor's (replies, notices) share this
+/// worker, each over its own database.
+pub trait Outbox: Send + Sync + 'static {
+    /// Mails due at `now`, oldest first.
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<OutboxRow>, String>>;
+    /// A mail went out.
+    fn sent(&self, id: i64) -> BoxFuture<'_, Result<(), String>>;
+    /// A mail failed: retry at `next`, or give up.
+    fn failed(
+        &self,
+        id: i64,
+        next: Option<i64>,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), String>>;
+}
+
+impl Outbox for SignerStore {
+    fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<OutboxRow>, String>> {
+        Box::pin(async move {
+            SignerStore::due(self, now, limit)
+                .await
+                .map_err(|e: StoreError| e.to_string())
+        })
+    }
+    fn sent(&self, id: i64) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { SignerStore::sent(self, id).await.map_err(|e| e.to_string()) })
+    }
+    fn failed(
+        &self,
+        id: i64,
+        next: Option<i64>,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            SignerStore::failed(self, id, next, &error)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
 
 /// Mails taken from the database at a time.
 const BATCH: i64 = 20;
@@ -75,7 +121,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// Runs until `stop` is notified.
 pub async fn run(
-    store: SignerStore,
+    store: std::sync::Arc<dyn Outbox>,
     relay: Relay,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
@@ -117,7 +163,7 @@ pub async fn run(
                             );
                             let next = (row.attempts + 1 < MAX_ATTEMPTS)
                                 .then(|| clock.wall_ms() + backoff_ms(row.attempts));
-                            if let Err(e) = store.failed(row.id, next, &err).await {
+                            if let Err(e) = store.failed(row.id, next, err.clone()).await {
                                 tracing::error!("outbox: {e}");
                             }
                         }

@@ -10,8 +10,12 @@
 //! - [`service`]: one reset request, from the web (or, later, mail), to the signer.
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`web`]: the pages and `POST /api/reset-requests`.
-//! - [`run`]: serving until told to stop.
+//! - [`intake`]: finding the challenge in a mail, however a mail client mangled it.
+//! - [`mailbox`]: the automated reset mailbox (an SMTP sink) and its fixed replies.
+//! - [`serve`]: the web app, the reset mailbox and the outbox worker, until told to stop.
 
+pub mod intake;
+pub mod mailbox;
 pub mod service;
 pub mod store;
 pub mod texts;
@@ -33,6 +37,18 @@ pub struct VendorConfig {
     pub signer: PathBuf,
     /// The support desk's address.
     pub support_address: String,
+    /// The automated reset address (the mailbox answers mail for it).
+    pub reset_address: String,
+    /// Where replies go out (none: replies stay queued).
+    pub relay: Option<camkey_signer::outbox::Relay>,
+}
+
+/// The sockets the front end serves on.
+pub struct Listeners {
+    /// HTTP: the reset page and API.
+    pub http: tokio::net::TcpListener,
+    /// SMTP: the automated reset mailbox.
+    pub smtp: Option<tokio::net::TcpListener>,
 }
 
 /// Why the front end could not start.
@@ -46,34 +62,75 @@ pub enum VendorError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the app over its storage.
-pub async fn app(
+fn service(
     config: &VendorConfig,
+    store: Arc<store::SqliteStore>,
     clock: Arc<dyn Clock>,
-) -> Result<axum::Router, VendorError> {
-    let store = store::SqliteStore::open(&config.db).await?;
-    let reset = service::ResetService {
+) -> service::ResetService {
+    service::ResetService {
         signer: SignerClient::new(&config.signer),
-        store: Arc::new(store),
+        store,
         clock,
         support_address: config.support_address.clone(),
-    };
-    Ok(web::app(web::AppState { reset }))
+    }
 }
 
-/// Serves on `listener` until `shutdown` completes.
+/// Serves the web app, the reset mailbox (if an SMTP listener is given) and the outbox
+/// worker until `shutdown` completes.
 pub async fn serve(
     config: VendorConfig,
-    listener: tokio::net::TcpListener,
+    listeners: Listeners,
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), VendorError> {
-    let app = app(&config, clock).await?;
-    axum::serve(
-        listener,
+    let store = Arc::new(store::SqliteStore::open(&config.db).await?);
+    let reset = service(&config, store.clone(), clock.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::new();
+    if let Some(listener) = listeners.smtp {
+        let mut smtp = camkey_smtp::Config::new("reset-mailbox");
+        smtp.max_message_bytes = intake::MAX_MAIL_BYTES;
+        let sink = Arc::new(mailbox::ResetMailbox {
+            reset: reset.clone(),
+            reset_address: config.reset_address.clone(),
+            wake: wake.clone(),
+        });
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = camkey_smtp::serve(listener, smtp, sink, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        }));
+    }
+    let stop_outbox = Arc::new(tokio::sync::Notify::new());
+    if let Some(relay) = config.relay.clone() {
+        let outbox: Arc<dyn camkey_signer::outbox::Outbox> = store.clone();
+        tasks.push(tokio::spawn(camkey_signer::outbox::run(
+            outbox,
+            relay,
+            clock,
+            wake,
+            stop_outbox.clone(),
+        )));
+    }
+    let app = web::app(web::AppState { reset });
+    let mut rx = stop_rx.clone();
+    let web = axum::serve(
+        listeners.http,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    .with_graceful_shutdown(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    });
+    let web = tokio::spawn(async move { web.await });
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    stop_outbox.notify_one();
+    let _ = web.await;
+    for t in tasks {
+        let _ = t.await;
+    }
     Ok(())
 }

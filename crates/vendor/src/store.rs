@@ -45,6 +45,18 @@ pub trait VendorStore: Send + Sync + 'static {
     fn resets_since(&self, requester: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The most recent reset requests, newest first.
     fn recent_resets(&self, limit: i64) -> BoxFuture<'_, Result<Vec<ResetRecord>, StoreError>>;
+    /// Queues a mail for the outbox worker.
+    fn queue_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Mails queued for `to` since `since` (Unix ms): replies are rate-limited per recipient.
+    fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// The store as an outbox for the shared worker.
+    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox>;
 }
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,7 +87,112 @@ impl SqliteStore {
     }
 }
 
+impl camkey_signer::outbox::Outbox for SqliteStore {
+    fn due(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> BoxFuture<'_, Result<Vec<camkey_signer::store::OutboxRow>, String>> {
+        Box::pin(async move {
+            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+                "SELECT id, recipient, subject, body, attempts FROM outbox WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
+            )
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(id, recipient, subject, body, attempts)| camkey_signer::store::OutboxRow {
+                        id,
+                        recipient,
+                        subject,
+                        body,
+                        attempts,
+                    },
+                )
+                .collect())
+        })
+    }
+
+    fn sent(&self, id: i64) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE outbox SET state = 'sent', last_error = NULL WHERE id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn failed(
+        &self,
+        id: i64,
+        next: Option<i64>,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let error: String = error.chars().take(500).collect();
+            let q = match next {
+                Some(at) => sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ?")
+                    .bind(at)
+                    .bind(error)
+                    .bind(id),
+                None => sqlx::query("UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = ? WHERE id = ?")
+                    .bind(error)
+                    .bind(id),
+            };
+            q.execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 impl VendorStore for SqliteStore {
+    fn queue_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
+        Box::pin(async move {
+            sqlx::query("INSERT INTO outbox (recipient, subject, body, created, next_attempt) VALUES (?, ?, ?, ?, ?)")
+                .bind(to)
+                .bind(subject)
+                .bind(body)
+                .bind(now)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>> {
+        let to = to.to_string();
+        Box::pin(async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND created >= ?",
+            )
+            .bind(to)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(n)
+        })
+    }
+
+    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox> {
+        self
+    }
+
     fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
