@@ -356,3 +356,78 @@ async fn support_release_goes_to_the_order_that_holds_the_challenges_serial() {
     ));
     assert_eq!(mailbox.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_mail_gets_a_fixed_reply_that_survives_a_down_relay_and_a_crash() {
+    use std::io::{Read, Write};
+    let relay_port = free_port(); // down for now
+    let code_port = free_port();
+    let (codes, _code_smtp) = inbox(code_port).await;
+    let v = Vendor::start(code_port);
+    let smtp_port = free_port();
+    let http_port = free_port();
+    let start_serve = || {
+        Proc(
+            camkey()
+                .args(["vendor", "serve", "--db"])
+                .arg(v.dir.path().join("front.db"))
+                .arg("--signer")
+                .arg(v.sock())
+                .args(["--http", &format!("127.0.0.1:{http_port}")])
+                .args([
+                    "--smtp",
+                    &format!("127.0.0.1:{smtp_port}"),
+                    "--reset-address",
+                    "reset@vendor.example",
+                ])
+                .args([
+                    "--relay",
+                    &format!("127.0.0.1:{relay_port}"),
+                    "--relay-plain",
+                    "--sender",
+                    "reset@vendor.example",
+                ])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut serve = start_serve();
+    wait_for("reset mailbox", || {
+        std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_ok()
+    });
+    let (_, text) = v.challenge("IPC4K15-V0200", owner());
+    // A plain SMTP exchange, as any mail server would make it.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", smtp_port)).unwrap();
+    let body = format!(
+        "EHLO client.example\r\nMAIL FROM:<someone@example.org>\r\nRCPT TO:<reset@vendor.example>\r\nDATA\r\n\
+         From: someone@example.org\r\nTo: reset@vendor.example\r\nSubject: reset\r\n\r\nHere it is:\r\n{text}\r\n.\r\nQUIT\r\n"
+    );
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.contains("250"), "{out}");
+    // The code went to the owner through the signer.
+    codes
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .expect("code mailed to the owner");
+    // The reply is queued while the relay is down; the front end crashes; nothing is lost.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    serve.0.kill().unwrap();
+    serve.0.wait().unwrap();
+    let (replies, _relay) = inbox(relay_port).await;
+    serve = start_serve();
+    let got = replies
+        .wait_for(1, Duration::from_secs(30))
+        .await
+        .expect("the queued reply went out after the restart");
+    assert_eq!(got[0].envelope.rcpt_to, vec!["someone@example.org"]);
+    // Quoted-printable: undo its soft line breaks before reading.
+    let reply = String::from_utf8_lossy(&got[0].message).replace("=\r\n", "");
+    assert!(
+        reply.contains("o***@example.com") && !reply.contains("CK1"),
+        "{reply}"
+    );
+    drop(serve);
+}
