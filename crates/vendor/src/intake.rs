@@ -820,26 +820,6 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn zz_timing() {
-        let mut raw = String::from(
-            "From: a@example.com\r\nSubject: ck1ck1\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n",
-        );
-        for _ in 0..45 {
-            raw.push_str("--m\r\nContent-Type: text/html\r\n\r\n");
-            raw.push_str(&"0%41 ".repeat(4000));
-            raw.push_str("\r\n");
-        }
-        raw.push_str("--m--\r\n");
-        let t = std::time::Instant::now();
-        let _ = extract(raw.as_bytes(), "");
-        eprintln!("ZZ {} bytes {:?}", raw.len(), t.elapsed());
-        let body = format!("{}\r\n", ["ck1".repeat(340).as_str(); 300].join(" ! "));
-        let raw = mail("x", &body);
-        let t = std::time::Instant::now();
-        let _ = extract(&raw, "");
-        eprintln!("ZZ {} bytes {:?}", raw.len(), t.elapsed());
-    }
     proptest! {
         #[test]
         fn random_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..4096), env in "\\PC{0,40}") {
