@@ -144,6 +144,9 @@ impl Manifest {
         if let Some(url) = self.inbox.as_ref().and_then(|i| i["url"].as_str()) {
             out.push_str(&format!("lab inbox:  {url}\n"));
         }
+        if let Some(url) = self.vendor.as_ref().and_then(|v| v["reset_page"].as_str()) {
+            out.push_str(&format!("reset page: {url}\n"));
+        }
         out.push('\n');
         out.push_str(&format!(
             "{:<20} {:<10} {:<32} {}\n",
