@@ -41,12 +41,15 @@ fn automatic(raw: &[u8]) -> bool {
 }
 
 impl ResetMailbox {
-    /// Handles one received mail.
-    pub async fn handle(&self, envelope: &Envelope, raw: &[u8]) {
-        let extracted = intake::extract(raw, &envelope.mail_from);
-        let (challenge, reply_to) = match extracted {
+    /// Handles one received mail. A mail bomb (too large, too many or too deeply nested
+    /// parts) is refused with a clear SMTP error and leaves no trace.
+    pub async fn handle(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
+        let (challenge, reply_to) = match intake::extract(raw, &envelope.mail_from) {
             Ok(e) => (e.challenge, e.reply_to),
-            Err(_) => (None, None),
+            Err(intake::IntakeError::TooLarge) => {
+                return Verdict::reject(552, "5.3.4", "message too big for the reset mailbox");
+            }
+            Err(e) => return Verdict::reject(554, "5.6.0", format!("message refused: {e}")),
         };
         let requester = reply_to
             .clone()
@@ -59,9 +62,11 @@ impl ResetMailbox {
             }
         };
         if envelope.mail_from.is_empty() || automatic(raw) {
-            return; // never answer a bounce or a robot: no loops, no backscatter
+            return Verdict::Accept; // never answer a bounce or a robot: no loops, no backscatter
         }
-        let Some(to) = reply_to else { return };
+        let Some(to) = reply_to else {
+            return Verdict::Accept;
+        };
         let now = self.reset.clock.wall_ms();
         match self
             .reset
@@ -70,10 +75,10 @@ impl ResetMailbox {
             .await
         {
             Ok(n) if n < REPLIES_PER_RECIPIENT => {}
-            Ok(_) => return,
+            Ok(_) => return Verdict::Accept,
             Err(e) => {
                 tracing::error!("{e}");
-                return;
+                return Verdict::Accept;
             }
         }
         let subject = match outcome {
@@ -88,6 +93,7 @@ impl ResetMailbox {
             tracing::error!("{e}");
         }
         self.wake.notify_one();
+        Verdict::Accept
     }
 }
 
@@ -105,16 +111,107 @@ impl Sink for ResetMailbox {
     }
 
     fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> BoxFuture<'_, Verdict> {
-        Box::pin(async move {
-            self.handle(&envelope, &message).await;
-            Verdict::Accept
-        })
+        Box::pin(async move { self.handle(&envelope, &message).await })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{SqliteStore, VendorStore};
+    use std::sync::Arc;
+
+    async fn mailbox(dir: &std::path::Path) -> (ResetMailbox, Arc<SqliteStore>) {
+        let store = Arc::new(SqliteStore::open(&dir.join("v.db")).await.unwrap());
+        let reset = ResetService {
+            signer: camkey_signer::SignerClient::new(dir.join("no-signer.sock")),
+            store: store.clone(),
+            clock: Arc::new(camkey_proto::clock::ManualClock::new(1_790_000_000_000)),
+            support_address: "support@vendor.example".into(),
+        };
+        let m = ResetMailbox {
+            reset,
+            reset_address: "reset@vendor.example".into(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        (m, store)
+    }
+
+    fn envelope() -> Envelope {
+        Envelope {
+            client: "127.0.0.1:2525".parse().unwrap(),
+            helo: "client.example".into(),
+            mail_from: "someone@example.org".into(),
+            rcpt_to: vec!["reset@vendor.example".into()],
+            tls: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn mail_bombs_get_a_clear_error_and_leave_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, store) = mailbox(dir.path()).await;
+        // Multiparts nested 40 deep.
+        let mut mail = String::from("From: someone@example.org\r\nSubject: x\r\n");
+        for i in 0..40 {
+            mail.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        mail.push_str("Content-Type: text/plain\r\n\r\nhello\r\n");
+        let v = m.handle(&envelope(), mail.as_bytes()).await;
+        assert!(matches!(v, Verdict::Reject { code: 554, .. }), "{v:?}");
+        let big = vec![b'a'; 2 << 20];
+        assert!(matches!(
+            m.handle(&envelope(), &big).await,
+            Verdict::Reject { code: 552, .. }
+        ));
+        assert!(
+            store.recent_resets(10).await.unwrap().is_empty(),
+            "nothing stored"
+        );
+        assert_eq!(
+            store
+                .mails_to_since("someone@example.org", 0)
+                .await
+                .unwrap(),
+            0,
+            "no reply"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_mail_without_a_challenge_gets_the_fixed_text_once_per_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, store) = mailbox(dir.path()).await;
+        let mail = b"From: someone@example.org\r\nSubject: help\r\n\r\n<script>I forgot my password</script>\r\n";
+        for _ in 0..5 {
+            assert!(matches!(m.handle(&envelope(), mail).await, Verdict::Accept));
+        }
+        assert_eq!(
+            store
+                .mails_to_since("someone@example.org", 0)
+                .await
+                .unwrap(),
+            REPLIES_PER_RECIPIENT,
+            "replies are capped"
+        );
+        // A bounce gets no answer at all.
+        let mut bounce = envelope();
+        bounce.mail_from.clear();
+        m.handle(
+            &bounce,
+            b"From: MAILER-DAEMON@example.org\r\n\r\nundeliverable\r\n",
+        )
+        .await;
+        assert_eq!(
+            store
+                .mails_to_since("MAILER-DAEMON@example.org", 0)
+                .await
+                .unwrap(),
+            0
+        );
+    }
 
     #[test]
     fn automatic_mail_is_recognized() {
