@@ -173,6 +173,55 @@ fn wait_device(c: &reqwest::blocking::Client, api: &str) -> Value {
     }
 }
 
+/// Every message in the lab inbox, oldest first.
+fn messages(http: &reqwest::blocking::Client, inbox: &str) -> Vec<Value> {
+    let msgs: Value = http
+        .get(format!("{inbox}/api/messages"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    msgs.as_array().unwrap().clone()
+}
+
+/// Waits (up to 30 s) for a message in the lab inbox that `pred` accepts.
+fn wait_for_mail(
+    http: &reqwest::blocking::Client,
+    inbox: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(m) = messages(http, inbox).into_iter().find(|m| pred(m)) {
+            return m;
+        }
+        assert!(Instant::now() < end, "no {what} in the lab inbox");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The code on a mail's `Code:` line.
+fn code_line(mail: &Value) -> Option<String> {
+    mail["text"]
+        .as_str()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Code: "))
+        .map(|c| c.trim().to_string())
+}
+
+/// Initializes a lab camera with the owner's recovery address.
+fn init_camera(http: &reqwest::blocking::Client, api: &str) {
+    let r = http
+        .post(format!("{api}/init"))
+        .json(
+            &json!({"password": "tulip-harbor-quietly-42", "recovery_email": "owner@example.com"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 #[test]
 fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
     let tmp = tempfile::tempdir().unwrap();
@@ -192,14 +241,7 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
     let http = client(m1["device_ca"].as_str().unwrap());
     let api = cams[0]["api"].as_str().unwrap().to_string();
     assert_eq!(wait_device(&http, &api)["initialized"], false);
-    let r = http
-        .post(format!("{api}/init"))
-        .json(
-            &json!({"password": "tulip-harbor-quietly-42", "recovery_email": "owner@example.com"}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    init_camera(&http, &api);
     // Out of the box, a lab camera mails its recovery code to the lab's inbox.
     let r = http.get(format!("{api}/recovery")).send().unwrap();
     let methods: Value = r.json().unwrap();
@@ -215,29 +257,9 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
         .unwrap()
         .trim_end_matches('/')
         .to_string();
-    let end = Instant::now() + Duration::from_secs(20);
-    let mail = loop {
-        let msgs: Value = http
-            .get(format!("{inbox}/api/messages"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if let Some(m) = msgs.as_array().unwrap().first() {
-            break m.clone();
-        }
-        assert!(Instant::now() < end, "no mail in the lab inbox");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mail = wait_for_mail(&http, &inbox, "recovery code", |_| true);
     assert_eq!(mail["to"], json!(["owner@example.com"]));
-    assert!(
-        mail["text"]
-            .as_str()
-            .unwrap()
-            .lines()
-            .any(|l| l.starts_with("Code: ")),
-        "{mail}"
-    );
+    assert!(code_line(&mail).is_some(), "{mail}");
     assert!(
         mail["from"]
             .as_str()
@@ -271,32 +293,11 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
         .unwrap();
     let answer: Value = r.json().unwrap();
     assert_eq!(answer["outcome"], "code_sent", "{answer}");
-    let end = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        let msgs: Value = http
-            .get(format!("{inbox}/api/messages"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let found = msgs.as_array().unwrap().iter().find_map(|m| {
-            (m["from"] == m1["vendor"]["reset_address"])
-                .then(|| {
-                    m["text"]
-                        .as_str()
-                        .unwrap()
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Code: "))
-                        .map(str::to_string)
-                })
-                .flatten()
-        });
-        if let Some(c) = found {
-            break c;
-        }
-        assert!(Instant::now() < end, "no security code in the lab inbox");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let reset = m1["vendor"]["reset_address"].clone();
+    let code = code_line(&wait_for_mail(&http, &inbox, "security code", |m| {
+        m["from"] == reset
+    }))
+    .unwrap();
     let r = http
         .post(format!("{api}/recovery/qr"))
         .json(&json!({"code": code.trim(), "new_password": "marble-lantern-violin-88"}))
@@ -369,14 +370,7 @@ fn lab_reset_by_mail_to_the_automated_address() {
         .clone();
     let api = cam["api"].as_str().unwrap();
     wait_device(&http, api);
-    let r = http
-        .post(format!("{api}/init"))
-        .json(
-            &json!({"password": "tulip-harbor-quietly-42", "recovery_email": "owner@example.com"}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    init_camera(&http, api);
     let qr: Value = http
         .get(format!("{api}/recovery/qr"))
         .send()
@@ -412,37 +406,13 @@ fn lab_reset_by_mail_to_the_automated_address() {
         r.status()
     );
     // The code goes to the camera's owner; the requester gets the fixed text, no code.
-    let end = Instant::now() + Duration::from_secs(30);
-    let (code_mail, reply) = loop {
-        let msgs: Value = http
-            .get(format!("{inbox}/api/messages"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let msgs = msgs.as_array().unwrap();
-        let code = msgs
-            .iter()
-            .find(|x| x["to"] == json!(["owner@example.com"]) && x["from"] == json!(reset))
-            .cloned();
-        let reply = msgs
-            .iter()
-            .find(|x| x["to"] == json!(["someone@example.org"]))
-            .cloned();
-        if let (Some(c), Some(r)) = (code, reply) {
-            break (c, r);
-        }
-        assert!(Instant::now() < end, "no code mail or reply: {msgs:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let code = code_mail["text"]
-        .as_str()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Code: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let code_mail = wait_for_mail(&http, &inbox, "security code", |x| {
+        x["to"] == json!(["owner@example.com"]) && x["from"] == json!(reset)
+    });
+    let reply = wait_for_mail(&http, &inbox, "reply", |x| {
+        x["to"] == json!(["someone@example.org"])
+    });
+    let code = code_line(&code_mail).unwrap();
     let reply_text = reply["text"].as_str().unwrap();
     assert!(
         reply_text.contains("o***@example.com") && !reply_text.contains(&code),
@@ -453,16 +423,8 @@ fn lab_reset_by_mail_to_the_automated_address() {
         "the reply never echoes the mail"
     );
     // Nothing for the reset address stayed in the inbox: it went on to the vendor.
-    let msgs: Value = http
-        .get(format!("{inbox}/api/messages"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
     assert!(
-        !msgs
-            .as_array()
-            .unwrap()
+        !messages(&http, &inbox)
             .iter()
             .any(|x| x["to"] == json!([reset]))
     );
