@@ -6,7 +6,7 @@
 //! runs outside the lock.
 
 use crate::clock::CameraClock;
-use crate::limits::{self, Failure, Limits, Policy, RetryAfter};
+use crate::limits::{self, Failure, Policy, RetryAfter};
 use crate::mail::{MailError, SmtpSettings};
 use crate::passwords::{self, Hasher};
 use crate::sessions::{self, Sessions};
@@ -604,11 +604,6 @@ impl Core {
     /// The audit log, oldest first.
     pub fn audit(&self) -> Vec<AuditEntry> {
         self.lock().state.audit.iter().cloned().collect()
-    }
-
-    /// The rate-limit table (diagnostics).
-    pub fn limits(&self) -> Limits {
-        self.lock().state.limits.clone()
     }
 }
 

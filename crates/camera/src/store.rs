@@ -116,15 +116,6 @@ impl AtomicFile {
             .map_err(self.io(&self.dir))?;
         Ok(())
     }
-
-    /// Removes the document (used by tests and factory reset of auxiliary files).
-    pub fn remove(&self) -> Result<(), StoreError> {
-        match fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io(&self.path)(e)),
-        }
-    }
 }
 
 #[cfg(test)]

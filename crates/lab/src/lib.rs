@@ -118,7 +118,6 @@ pub struct Lab {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
-    inbox: Arc<inbox::Inbox>,
     signer: tokio::process::Child,
 }
 
@@ -399,7 +398,6 @@ impl Lab {
             tasks,
             stop: stop_tx,
             manifest,
-            inbox,
             signer,
         })
     }
@@ -407,11 +405,6 @@ impl Lab {
     /// What `lab.json` says.
     pub fn manifest(&self) -> &manifest::Manifest {
         &self.manifest
-    }
-
-    /// The inbox (tests look inside).
-    pub fn inbox(&self) -> &Arc<inbox::Inbox> {
-        &self.inbox
     }
 
     /// Stops every part.
@@ -446,9 +439,4 @@ pub async fn run(opts: LabOptions, shutdown: impl Future<Output = ()>) -> Result
     shutdown.await;
     lab.stop().await;
     Ok(())
-}
-
-/// The lab plan of a directory, for tools that look at a lab without running it.
-pub fn plan_path(dir: &Path) -> PathBuf {
-    dir.join(plan::PLAN_FILE)
 }

@@ -91,11 +91,6 @@ impl Signer {
         }
     }
 
-    /// The store (the outbox worker and tests share it).
-    pub fn store(&self) -> &SignerStore {
-        &self.store
-    }
-
     /// Answers one request.
     pub async fn handle(&self, req: Request) -> Response {
         let result = match req {

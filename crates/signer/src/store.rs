@@ -267,24 +267,6 @@ impl SignerStore {
             .await?;
         Ok(())
     }
-
-    /// The audit log, oldest first: `(at, op, serial, outcome, detail)`.
-    pub async fn audit_log(&self) -> Result<Vec<(i64, String, Option<String>, String, String)>> {
-        let rows = sqlx::query("SELECT at, op, serial, outcome, detail FROM audit ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("at")?,
-                    r.try_get("op")?,
-                    r.try_get("serial")?,
-                    r.try_get("outcome")?,
-                    r.try_get("detail")?,
-                ))
-            })
-            .collect()
-    }
 }
 
 async fn queue(
