@@ -51,6 +51,56 @@ enum VendorCommand {
     Signer(SignerArgs),
     /// The Internet-facing reset service (web page and API); talks to the signer.
     Serve(ServeArgs),
+    /// The support desk's orders.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// The support desk's staff.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[cfg(feature = "vendor")]
+#[derive(Subcommand)]
+enum OrdersCommand {
+    /// Imports an order file (CSV, DESIGN §4): every row or none.
+    Import(OrdersImportArgs),
+}
+
+#[cfg(feature = "vendor")]
+#[derive(clap::Args)]
+struct OrdersImportArgs {
+    /// The order file.
+    file: PathBuf,
+    /// The front end's database file.
+    #[arg(long)]
+    db: PathBuf,
+    /// Also add the rows to the signer's own copy of the orders (its database file).
+    #[arg(long)]
+    signer_db: Option<PathBuf>,
+}
+
+#[cfg(feature = "vendor")]
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Adds a staff member; the password is read from standard input (--password-stdin)
+    /// or generated and printed.
+    Add(StaffAddArgs),
+}
+
+#[cfg(feature = "vendor")]
+#[derive(clap::Args)]
+struct StaffAddArgs {
+    /// The front end's database file.
+    #[arg(long)]
+    db: PathBuf,
+    /// Username (lower-case letters, digits, '.', '_', '-').
+    username: String,
+    /// Role.
+    #[arg(long, value_parser = ["agent", "admin"])]
+    role: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
 }
 
 #[cfg(feature = "vendor")]
@@ -115,6 +165,10 @@ struct ServeArgs {
     /// Sender address of replies.
     #[arg(long, default_value = "reset@camkey.example")]
     sender: String,
+    /// The public base URL of this service, for links in the desk's mails (default: from
+    /// --http).
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 #[cfg(feature = "vendor")]
@@ -272,7 +326,89 @@ fn run(cli: Cli) -> Result<()> {
         Command::Vendor(VendorCommand::Signer(a)) => signer(a),
         #[cfg(feature = "vendor")]
         Command::Vendor(VendorCommand::Serve(a)) => vendor_serve(a),
+        #[cfg(feature = "vendor")]
+        Command::Vendor(VendorCommand::Orders(OrdersCommand::Import(a))) => {
+            orders_import(a, cli.json)
+        }
+        #[cfg(feature = "vendor")]
+        Command::Vendor(VendorCommand::Staff(StaffCommand::Add(a))) => staff_add(a, cli.json),
     }
+}
+
+#[cfg(feature = "vendor")]
+fn orders_import(a: OrdersImportArgs, json: bool) -> Result<()> {
+    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    // Parse once before touching either database: a bad row changes nothing anywhere.
+    let lines = camkey_proto::orders::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", a.file.display()))?;
+    runtime()?.block_on(async {
+        let store = camkey_vendor::store::SqliteStore::open(&a.db).await?;
+        if let Some(signer_db) = &a.signer_db {
+            let signer = camkey_signer::store::SignerStore::open(signer_db).await?;
+            signer.add_orders(&lines).await?;
+        }
+        store.import_orders(&lines).await?;
+        anyhow::Ok(())
+    })?;
+    if json {
+        println!("{}", serde_json::json!({"imported": lines.len()}));
+    } else {
+        println!(
+            "{} order line(s) imported from {}",
+            lines.len(),
+            a.file.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "vendor")]
+fn staff_add(a: StaffAddArgs, json: bool) -> Result<()> {
+    let role = camkey_vendor::staff::Role::parse(&a.role).context("--role is agent or admin")?;
+    let (password, generated) = if a.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (camkey_vendor::staff::random_password(), true)
+    };
+    runtime()?.block_on(async {
+        let store = camkey_vendor::store::SqliteStore::open(&a.db).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        store
+            .add_staff(&a.username, &password, role, false, now)
+            .await?;
+        store
+            .audit(
+                now,
+                "cli",
+                "staff_added",
+                None,
+                &format!("{} as {}", a.username, role.name()),
+            )
+            .await?;
+        anyhow::Ok(())
+    })?;
+    match (json, generated) {
+        (true, true) => println!(
+            "{}",
+            serde_json::json!({"username": a.username, "role": role.name(), "password": password})
+        ),
+        (true, false) => println!(
+            "{}",
+            serde_json::json!({"username": a.username, "role": role.name()})
+        ),
+        (false, true) => println!(
+            "staff member {} ({}) added; password: {password}",
+            a.username,
+            role.name()
+        ),
+        (false, false) => println!("staff member {} ({}) added", a.username, role.name()),
+    }
+    Ok(())
 }
 
 #[cfg(feature = "vendor")]
@@ -385,6 +521,10 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
         support_address: a.support_address,
         reset_address: a.reset_address,
         relay,
+        public_url: a
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", a.http)),
     };
     runtime()?.block_on(async move {
         let listeners = camkey_vendor::Listeners {

@@ -18,6 +18,7 @@ pub mod plan;
 
 use camkey_camera::core::CoreConfig;
 use camkey_camera::mail::{SmtpSettings, TlsMode};
+use camkey_camera::store::AtomicFile;
 use camkey_camera::{Camera, CameraConfig, Listeners};
 use camkey_factory::{ProvisionRequest, VendorKeys, VendorProfile};
 use camkey_proto::factory::FACTORY_FILE;
@@ -72,6 +73,9 @@ pub enum LabError {
     /// The lab plan is damaged.
     #[error("{0}")]
     Plan(String),
+    /// The vendor's database (orders, staff).
+    #[error("the lab vendor's database: {0}")]
+    Vendor(String),
 }
 
 /// The lab's vendor profile: addresses that stay inside the lab; the reset page is the
@@ -140,6 +144,50 @@ fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
     }
     let path = dir.join(ORDERS_FILE);
     std::fs::write(&path, csv).map_err(|e| LabError::Io(path, e))
+}
+
+/// The lab's staff account file (in the vendor directory): kept so that a resumed lab
+/// signs in with the same password.
+pub const STAFF_FILE: &str = "staff.json";
+/// The lab's staff account.
+pub const LAB_STAFF: &str = "agent";
+
+/// The lab's support desk: the sample orders in the front end's database, and a staff
+/// account (an agent) whose password is generated once and kept in [`STAFF_FILE`].
+async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String), LabError> {
+    let err = |e: &dyn std::fmt::Display| LabError::Vendor(e.to_string());
+    let store = camkey_vendor::store::SqliteStore::open(&vendor_dir.join("vendor.db"))
+        .await
+        .map_err(|e| err(&e))?;
+    let orders = dir.join(ORDERS_FILE);
+    let bytes = std::fs::read(&orders).map_err(|e| LabError::Io(orders.clone(), e))?;
+    camkey_vendor::orders::import(&store, &bytes)
+        .await
+        .map_err(|e| err(&e))?;
+    let file = AtomicFile::new(vendor_dir, STAFF_FILE).map_err(|e| err(&e))?;
+    let password = file
+        .load::<serde_json::Value>()
+        .ok()
+        .flatten()
+        .and_then(|v| v["password"].as_str().map(String::from))
+        .unwrap_or_else(camkey_vendor::staff::random_password);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    store
+        .add_staff(
+            LAB_STAFF,
+            &password,
+            camkey_vendor::staff::Role::Agent,
+            true,
+            now,
+        )
+        .await
+        .map_err(|e| err(&e))?;
+    file.save(&serde_json::json!({"username": LAB_STAFF, "password": password}))
+        .map_err(|e| err(&e))?;
+    Ok((LAB_STAFF.into(), password))
 }
 
 /// Starts the signer process and waits until its socket answers.
@@ -312,6 +360,7 @@ impl Lab {
         // The vendor: its signer as a process of its own (it alone reads the master key),
         // and the reset service in this process, talking to it over the socket.
         let signer = start_signer(opts, &keys, &default_smtp, &profile).await?;
+        let staff = prepare_desk(dir, &vendor_dir).await?;
         {
             let config = camkey_vendor::VendorConfig {
                 db: vendor_dir.join("vendor.db"),
@@ -324,6 +373,7 @@ impl Lab {
                     plain: default_smtp.tls == TlsMode::None,
                     sender: profile.reset_address.clone(),
                 }),
+                public_url: format!("http://{vendor_addr}"),
             };
             let listeners = camkey_vendor::Listeners {
                 http: to_tokio(vendor_http, dir)?,
@@ -381,7 +431,8 @@ impl Lab {
             cameras.push(camera);
         }
 
-        let manifest = manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile);
+        let manifest =
+            manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile, &staff);
         let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone());
         let mut rx = stop_rx.clone();

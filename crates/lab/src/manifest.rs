@@ -78,6 +78,7 @@ impl Manifest {
         keys: &VendorKeys,
         setup_codes: &[String],
         profile: &VendorProfile,
+        staff: &(String, String),
     ) -> Manifest {
         let abs = |p: &Path| {
             std::path::absolute(p)
@@ -116,7 +117,7 @@ impl Manifest {
                 "smtp": SocketAddr::new(opts.bind, plan.vendor_smtp_port).to_string(),
                 "reset_address": profile.reset_address,
                 "support_address": profile.support_address,
-                "staff": null,
+                "staff": {"username": staff.0, "password": staff.1},
             })),
             inbox: Some(serde_json::json!({
                 "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.inbox_http_port)),

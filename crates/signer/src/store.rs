@@ -223,8 +223,24 @@ impl SignerStore {
 
     /// Replaces the signer's copy of the orders.
     pub async fn replace_orders(&self, lines: &[camkey_proto::orders::OrderLine]) -> Result<()> {
+        self.put_orders(lines, true).await
+    }
+
+    /// Adds order lines to the signer's copy (or replaces lines with the same order number
+    /// and serial), in one transaction: `camkey vendor orders import --signer-db`.
+    pub async fn add_orders(&self, lines: &[camkey_proto::orders::OrderLine]) -> Result<()> {
+        self.put_orders(lines, false).await
+    }
+
+    async fn put_orders(
+        &self,
+        lines: &[camkey_proto::orders::OrderLine],
+        replace: bool,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM orders").execute(&mut *tx).await?;
+        if replace {
+            sqlx::query("DELETE FROM orders").execute(&mut *tx).await?;
+        }
         for l in lines {
             sqlx::query("INSERT OR REPLACE INTO orders (order_number, serial, customer_email) VALUES (?, ?, ?)")
                 .bind(&l.order_number)

@@ -12,11 +12,19 @@
 //! - [`web`]: the pages and `POST /api/reset-requests`.
 //! - [`intake`]: finding the challenge in a mail, however a mail client mangled it.
 //! - [`mailbox`]: the automated reset mailbox (an SMTP sink) and its fixed replies.
+//! - [`orders`]: the front end's copy of the orders, and warranty.
+//! - [`staff`]: staff accounts (Argon2id), sessions, sign-in limits.
+//! - [`desk`]: the support desk: cases, history, notes, mails, releasing codes, fees.
+//! - [`portal`]: the Tech Support Form, the staff portal and API, the fee approval page.
 //! - [`serve`]: the web app, the reset mailbox and the outbox worker, until told to stop.
 
+pub mod desk;
 pub mod intake;
 pub mod mailbox;
+pub mod orders;
+pub mod portal;
 pub mod service;
+pub mod staff;
 pub mod store;
 pub mod texts;
 pub mod web;
@@ -41,6 +49,8 @@ pub struct VendorConfig {
     pub reset_address: String,
     /// Where replies go out (none: replies stay queued).
     pub relay: Option<camkey_signer::outbox::Relay>,
+    /// The front end's public base URL, for links in mails (`https://support.example.com`).
+    pub public_url: String,
 }
 
 /// The sockets the front end serves on.
@@ -110,12 +120,20 @@ pub async fn serve(
         tasks.push(tokio::spawn(camkey_signer::outbox::run(
             outbox,
             relay,
-            clock,
-            wake,
+            clock.clone(),
+            wake.clone(),
             stop_outbox.clone(),
         )));
     }
-    let app = web::app(web::AppState { reset });
+    let desk = desk::Desk {
+        store: store.clone(),
+        signer: SignerClient::new(&config.signer),
+        clock: clock.clone(),
+        public_url: config.public_url.trim_end_matches('/').to_string(),
+        support_address: config.support_address.clone(),
+        wake: wake.clone(),
+    };
+    let app = web::app(web::AppState { reset, desk });
     let mut rx = stop_rx.clone();
     let web = axum::serve(
         listeners.http,

@@ -1,6 +1,7 @@
 //! The reset request, whichever way it came (the web page or, later, mail): read the
 //! challenge, ask the signer to mail the code, and answer with a fixed text.
 
+use crate::desk::ResetCase;
 use crate::store::{ResetRecord, VendorStore};
 use crate::texts::Outcome;
 use camkey_proto::challenge;
@@ -76,9 +77,12 @@ impl ResetService {
         };
         match self.signer.call(&req).await {
             Ok(Response::Issued { hint, serial, .. }) => (Outcome::CodeSent { hint }, Some(serial)),
+            Ok(Response::Error {
+                code: ErrorCode::FactoryDefault,
+            }) => self.factory_case(text, channel, requester).await,
             Ok(Response::Error { code }) => (
                 match code {
-                    ErrorCode::FactoryDefault => Outcome::FactoryAddress,
+                    ErrorCode::FactoryDefault => Outcome::FactoryAddress { case: None },
                     ErrorCode::Unreadable | ErrorCode::BadRequest => Outcome::Unreadable,
                     ErrorCode::NotGenuine | ErrorCode::UnknownKeyVersion => Outcome::NotGenuine,
                     ErrorCode::CapReached | ErrorCode::ResendLimited => Outcome::Limit,
@@ -93,5 +97,39 @@ impl ResetService {
                 (Outcome::Unavailable, None)
             }
         }
+    }
+
+    /// A camera with the factory recovery address: the support desk's case for this
+    /// challenge (opened once), whose number the answer tells.
+    async fn factory_case(
+        &self,
+        text: &str,
+        channel: &str,
+        requester: &str,
+    ) -> (Outcome, Option<String>) {
+        let open = Request::Open {
+            challenge: text.to_string(),
+        };
+        let Ok(Response::Opened(o)) = self.signer.call(&open).await else {
+            return (Outcome::FactoryAddress { case: None }, None);
+        };
+        let email = (channel == "mail" && camkey_proto::policy::check_email(requester))
+            .then(|| requester.to_string());
+        let case = ResetCase {
+            challenge: text.trim().chars().take(4096).collect(),
+            nonce: o.nonce,
+            serial: o.serial.clone(),
+            channel: channel.into(),
+            email,
+            now: self.clock.wall_ms(),
+        };
+        let case = match self.store.reset_case(case).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
+        };
+        (Outcome::FactoryAddress { case }, Some(o.serial))
     }
 }

@@ -57,6 +57,9 @@ pub trait VendorStore: Send + Sync + 'static {
     fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The store as an outbox for the shared worker.
     fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox>;
+    /// Opens (or finds: one per challenge) the support case of a factory-address challenge;
+    /// returns its number.
+    fn reset_case(&self, r: crate::desk::ResetCase) -> BoxFuture<'_, Result<i64, StoreError>>;
 }
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -84,6 +87,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError(e.to_string()))?;
         Ok(SqliteStore { pool })
+    }
+
+    /// The pool, for the desk's own queries in this crate.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 
@@ -191,6 +199,10 @@ impl VendorStore for SqliteStore {
 
     fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox> {
         self
+    }
+
+    fn reset_case(&self, r: crate::desk::ResetCase) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move { Ok(self.open_reset_case(&r).await?.0) })
     }
 
     fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>> {

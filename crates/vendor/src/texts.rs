@@ -13,8 +13,12 @@ pub enum Outcome {
         /// `o***@example.com`.
         hint: String,
     },
-    /// The camera has the factory recovery address: the support desk takes over.
-    FactoryAddress,
+    /// The camera has the factory recovery address: the support desk takes over, in the
+    /// case numbered here (none if the desk could not open one).
+    FactoryAddress {
+        /// The support case.
+        case: Option<i64>,
+    },
     /// The string could not be read.
     Unreadable,
     /// The string is not from a genuine camera, or was altered.
@@ -32,7 +36,7 @@ impl Outcome {
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::CodeSent { .. } => "code_sent",
-            Outcome::FactoryAddress => "factory_address",
+            Outcome::FactoryAddress { .. } => "factory_address",
             Outcome::Unreadable => "unreadable",
             Outcome::NotGenuine => "not_genuine",
             Outcome::Limit => "limit",
@@ -47,7 +51,10 @@ impl Outcome {
             Outcome::CodeSent { hint } => format!(
                 "A security code is on its way to the camera's recovery address, {hint}. It is valid for 24 hours: type it on the camera's Forgot password page with a new password. If no mail arrives within a few minutes, look in the spam folder; asking again re-sends the same code."
             ),
-            Outcome::FactoryAddress => format!(
+            Outcome::FactoryAddress { case: Some(case) } => format!(
+                "This camera still has its factory recovery address, so no code can be mailed to you directly. Our support desk will check that the camera is yours: we opened support case {case} for it. Have your order number and the camera's serial (on its label) at hand, and fill in the Tech Support Form or write to {support}, naming case {case}. Once the order matches, the code is sent to the address on the order."
+            ),
+            Outcome::FactoryAddress { case: None } => format!(
                 "This camera still has its factory recovery address, so no code can be mailed to you directly. Our support desk will check that the camera is yours: fill in the Tech Support Form with your order number and the camera's serial, or write to {support}. Once the order matches, the code is sent to the address on the order."
             ),
             Outcome::Unreadable => "We could not read that code. Copy the whole text shown under the QR code on the camera's page (it starts with CK1), or open the camera's page and scan the QR code with your phone. Line breaks and spaces do not matter; a missing or changed character does.".into(),
@@ -56,6 +63,86 @@ impl Outcome {
             Outcome::TooOld => "This QR code is too old. Make a new one on the camera's Forgot password page and send that.".into(),
             Outcome::Unavailable => "The reset service cannot issue codes right now. Nothing was sent; please try again in a few minutes.".into(),
         }
+    }
+}
+
+/// The desk's mails to a requester: fixed texts, the case number and our own links only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseMail {
+    /// A case was opened.
+    Opened,
+    /// The desk needs more from the requester.
+    NeedInformation,
+    /// A code went to the address on the order.
+    CodeReleased,
+    /// A factory-service fee waits for approval at `link`.
+    FeeProposed {
+        /// `49.00 EUR`.
+        fee: String,
+        /// The approval page.
+        link: String,
+        /// The model's reset guide.
+        guide: Option<String>,
+    },
+    /// The fee was approved.
+    FeeApproved,
+    /// The case was closed.
+    Closed,
+}
+
+impl CaseMail {
+    /// Subject and body for case `case`.
+    pub fn render(&self, case: i64, support: &str) -> (String, String) {
+        let (subject, text) = match self {
+            CaseMail::Opened => (
+                "opened",
+                format!(
+                    "We opened support case {case} for your camera. Keep your order number and the camera's serial (on its label) at hand: our support desk checks that the camera is on your order before anything else happens. We write to you at each step."
+                ),
+            ),
+            CaseMail::NeedInformation => (
+                "we need more information",
+                format!(
+                    "Our support desk needs more information for case {case}: please write to {support}, naming case {case}, with your order number and the camera's serial (on its label)."
+                ),
+            ),
+            CaseMail::CodeReleased => (
+                "a security code was sent",
+                format!(
+                    "For case {case}, our support desk matched the camera to its order and sent a security code to the e-mail address on that order. It is valid for 24 hours: type it on the camera's Forgot password page with a new password."
+                ),
+            ),
+            CaseMail::FeeProposed { fee, link, guide } => (
+                "please approve the service fee",
+                format!(
+                    "The factory service of case {case} is not covered by the warranty; its fee is {fee}. To approve it, open this page and press the button there:\n\n{link}\n\nNothing is charged until you approve.{}",
+                    guide
+                        .as_ref()
+                        .map(|g| format!(
+                            " Before you send the camera in, see whether its reset guide helps: {g}"
+                        ))
+                        .unwrap_or_default()
+                ),
+            ),
+            CaseMail::FeeApproved => (
+                "fee approved",
+                format!(
+                    "Thank you: the service fee of case {case} is approved. We will tell you where to send the camera."
+                ),
+            ),
+            CaseMail::Closed => (
+                "closed",
+                format!(
+                    "Support case {case} is closed. If you still need help, write to {support}, naming case {case}."
+                ),
+            ),
+        };
+        (
+            format!("Support case {case}: {subject}"),
+            format!(
+                "{text}\n\nThis mail was sent by the camera support desk. Do not reply with passwords or codes.\n"
+            ),
+        )
     }
 }
 
@@ -69,7 +156,8 @@ mod tests {
             Outcome::CodeSent {
                 hint: "o***@example.com".into(),
             },
-            Outcome::FactoryAddress,
+            Outcome::FactoryAddress { case: Some(7) },
+            Outcome::FactoryAddress { case: None },
             Outcome::Unreadable,
             Outcome::NotGenuine,
             Outcome::Limit,
@@ -80,5 +168,16 @@ mod tests {
             let m = o.message("support@vendor.example");
             assert!(!m.is_empty() && !m.contains("owner@"), "{m}");
         }
+        let m = Outcome::FactoryAddress { case: Some(7) }.message("s@v.example");
+        assert!(m.contains("case 7") && m.contains("order number") && m.contains("serial"));
+        let (subject, body) = CaseMail::FeeProposed {
+            fee: "49.00 EUR".into(),
+            link: "http://v.example/fees/x".into(),
+            guide: Some("http://v.example/guides/IPC4K15".into()),
+        }
+        .render(9, "s@v.example");
+        assert!(
+            subject.contains("case 9") && body.contains("/fees/x") && body.contains("/guides/")
+        );
     }
 }

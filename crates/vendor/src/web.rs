@@ -27,6 +27,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct AppState {
     /// The reset service.
     pub reset: ResetService,
+    /// The support desk.
+    pub desk: crate::desk::Desk,
 }
 
 /// The vendor's web app.
@@ -35,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(home))
         .route("/reset", get(reset_page).post(reset_form))
         .route("/api/reset-requests", post(reset_api))
+        .merge(crate::portal::routes())
         .route("/static/reset.js", get(|| static_file("text/javascript", include_str!("../static/reset.js"))))
         .route("/static/vendor.css", get(|| static_file("text/css", include_str!("../static/vendor.css"))))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "There is nothing at this address."}}))) })
@@ -126,9 +129,25 @@ async fn home(State(st): State<AppState>) -> Response {
 #[template(path = "reset.html")]
 struct ResetPage {
     answer: Option<(String, String)>,
+    /// The Tech Support Form, prefilled with the challenge (factory-address answers).
+    support_link: Option<String>,
 }
 
-fn render(status: StatusCode, t: &impl Template) -> Response {
+/// `/support?challenge=...` for a challenge the owner sent.
+fn support_link(challenge: &str) -> String {
+    let mut q = String::from("/support?challenge=");
+    for b in challenge.trim().bytes().take(2048) {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            q.push(b as char);
+        } else {
+            q.push_str(&format!("%{b:02X}"));
+        }
+    }
+    q
+}
+
+/// Renders a page.
+pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(h) => (status, Html(h)).into_response(),
         Err(e) => {
@@ -139,12 +158,18 @@ fn render(status: StatusCode, t: &impl Template) -> Response {
 }
 
 async fn reset_page() -> Response {
-    render(StatusCode::OK, &ResetPage { answer: None })
+    render(
+        StatusCode::OK,
+        &ResetPage {
+            answer: None,
+            support_link: None,
+        },
+    )
 }
 
 fn status_of(o: &Outcome) -> StatusCode {
     match o {
-        Outcome::CodeSent { .. } | Outcome::FactoryAddress => StatusCode::OK,
+        Outcome::CodeSent { .. } | Outcome::FactoryAddress { .. } => StatusCode::OK,
         Outcome::Unreadable | Outcome::NotGenuine | Outcome::TooOld => StatusCode::BAD_REQUEST,
         Outcome::Limit => StatusCode::TOO_MANY_REQUESTS,
         Outcome::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -163,19 +188,24 @@ async fn reset_form(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     form: Result<Form<ResetRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let outcome = match form {
+    let (outcome, link) = match form {
         Ok(Form(f)) => {
-            st.reset
+            let o = st
+                .reset
                 .request(&f.challenge, "web", &peer.ip().to_string())
-                .await
+                .await;
+            let link =
+                matches!(o, Outcome::FactoryAddress { .. }).then(|| support_link(&f.challenge));
+            (o, link)
         }
-        Err(_) => Outcome::Unreadable,
+        Err(_) => (Outcome::Unreadable, None),
     };
     let msg = outcome.message(&st.reset.support_address);
     render(
         status_of(&outcome),
         &ResetPage {
             answer: Some((outcome.name().into(), msg)),
+            support_link: link,
         },
     )
 }
@@ -204,8 +234,10 @@ async fn reset_api(
     };
     let mut body =
         json!({"outcome": outcome.name(), "message": outcome.message(&st.reset.support_address)});
-    if let Outcome::CodeSent { hint } = &outcome {
-        body["hint"] = json!(hint);
+    match &outcome {
+        Outcome::CodeSent { hint } => body["hint"] = json!(hint),
+        Outcome::FactoryAddress { case: Some(case) } => body["case"] = json!(case),
+        _ => {}
     }
     (status_of(&outcome), Json(body)).into_response()
 }

@@ -1,6 +1,20 @@
 // Reads the challenge from the URL fragment (never sent to the server) and asks for the
 // code with one button. The page works without this script through its form.
 document.addEventListener("DOMContentLoaded", () => {
+  // The Tech Support Form: the reset page sends the owner here with the challenge in the
+  // fragment (never sent to a server until the owner submits the form).
+  const support = document.getElementById("support-form");
+  if (support) {
+    let frag = window.location.hash.slice(1) || "";
+    try {
+      frag = decodeURIComponent(frag);
+    } catch (e) {
+      /* keep the raw text */
+    }
+    const ch = document.getElementById("challenge");
+    if (frag && ch && !ch.value) ch.value = frag;
+    return;
+  }
   const form = document.getElementById("reset-form");
   if (!form) return;
   const field = document.getElementById("challenge");
@@ -29,6 +43,11 @@ document.addEventListener("DOMContentLoaded", () => {
       const body = await r.json();
       answer.textContent = body.message || (body.error && body.error.message) || "Something went wrong; please try again.";
       answer.className = "answer " + (body.outcome || "error");
+      const link = document.getElementById("support-link");
+      if (link) {
+        link.hidden = body.outcome !== "factory_address";
+        link.querySelector("a").href = "/support#" + encodeURIComponent(field.value.trim());
+      }
     } catch (e) {
       answer.textContent = "The reset service could not be reached. Please try again in a few minutes.";
       answer.className = "answer unavailable";

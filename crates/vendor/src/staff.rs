@@ -1,0 +1,366 @@
+//! Staff accounts of the support desk: Argon2id password hashes, two roles (agent and
+//! admin), sessions, and an audit entry for every sign-in.
+//!
+//! A session token is 256 random bits; the database keeps only its SHA-256, so a copy of
+//! the database signs nobody in. The same token is the API's bearer token and the portal's
+//! cookie; each session also has a CSRF token that every portal form must carry.
+
+use crate::store::{SqliteStore, StoreError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+/// How long a session lasts (ms).
+pub const SESSION_MS: i64 = 8 * 3_600_000;
+/// Failed sign-ins per username (or per source) in [`LOGIN_WINDOW_MS`] before a pause.
+pub const LOGIN_FAILURES: i64 = 10;
+/// The window of [`LOGIN_FAILURES`].
+pub const LOGIN_WINDOW_MS: i64 = 15 * 60_000;
+/// Shortest staff password.
+pub const MIN_PASSWORD: usize = 12;
+/// Longest staff password.
+pub const MAX_PASSWORD: usize = 256;
+
+/// A role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works cases, releases codes.
+    Agent,
+    /// An agent who can also manage staff.
+    Admin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A signed-in staff member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    /// Username.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// Why a staff operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    /// A username that is not 1 to 40 of `a-z 0-9 . _ -`.
+    #[error("a username is 1 to 40 lower-case letters, digits, '.', '_' or '-'")]
+    BadUsername,
+    /// A password too short or too long.
+    #[error("a staff password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")]
+    BadPassword,
+    /// The username is taken.
+    #[error("there is already a staff member with that username")]
+    Exists,
+    /// Wrong username or password.
+    #[error("wrong username or password")]
+    Denied,
+    /// Too many failures: wait.
+    #[error("too many failed sign-ins; try again later")]
+    Limited,
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for StaffError {
+    fn from(e: sqlx::Error) -> Self {
+        StaffError::Store(e.into())
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (Argon2id, PHC string).
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+/// Verifies a password against a PHC string; a malformed hash never matches.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_token()))
+}
+
+/// 256 random bits, hex.
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    data_encoding::HEXLOWER.encode(&b)
+}
+
+/// A readable random password (about 120 bits).
+pub fn random_password() -> String {
+    let mut b = [0u8; 15];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let s = data_encoding::BASE32_NOPAD.encode(&b).to_lowercase();
+    s.as_bytes()
+        .chunks(6)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// SHA-256 of a token, hex: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
+}
+
+/// Whether a username is acceptable.
+pub fn valid_username(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+impl SqliteStore {
+    /// Adds a staff member (`replace`: or sets the password and role of an existing one).
+    pub async fn add_staff(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        replace: bool,
+        now: i64,
+    ) -> Result<(), StaffError> {
+        if !valid_username(username) {
+            return Err(StaffError::BadUsername);
+        }
+        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count()) {
+            return Err(StaffError::BadPassword);
+        }
+        let pw = password.to_string();
+        let hash = blocking(move || hash_password(&pw)).await;
+        let sql = if replace {
+            "INSERT INTO staff (username, hash, role, created) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET hash = excluded.hash, role = excluded.role"
+        } else {
+            "INSERT INTO staff (username, hash, role, created) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING"
+        };
+        let done = sqlx::query(sql)
+            .bind(username)
+            .bind(hash)
+            .bind(role.name())
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StaffError::Exists);
+        }
+        Ok(())
+    }
+
+    /// Appends to the audit log (who, when, what; `case` if it concerns one).
+    pub async fn audit(
+        &self,
+        at: i64,
+        actor: &str,
+        action: &str,
+        case: Option<i64>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let detail: String = detail
+            .chars()
+            .filter(|c| *c == '\n' || !c.is_control())
+            .take(4000)
+            .collect();
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, case_id, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(at)
+        .bind(actor)
+        .bind(action)
+        .bind(case)
+        .bind(detail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Signs a staff member in; returns the session token. `source` is the client's IP.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<String, StaffError> {
+        let username: String = username.chars().take(60).collect();
+        let since = now - LOGIN_WINDOW_MS;
+        let (by_name, by_source): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM audit WHERE action = 'login_failed' AND actor = ? AND at >= ?), (SELECT COUNT(*) FROM audit WHERE action = 'login_failed' AND detail = ? AND at >= ?)",
+        )
+        .bind(&username)
+        .bind(since)
+        .bind(format!("from {source}"))
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        if by_name >= LOGIN_FAILURES || by_source >= LOGIN_FAILURES * 3 {
+            return Err(StaffError::Limited);
+        }
+        let row: Option<(String,)> = sqlx::query_as("SELECT hash FROM staff WHERE username = ?")
+            .bind(&username)
+            .fetch_optional(self.pool())
+            .await?;
+        let known = row.is_some();
+        let hash = row.map(|r| r.0).unwrap_or_else(|| dummy_hash().to_string());
+        let pw = password.to_string();
+        let ok = blocking(move || verify_password(&pw, &hash)).await && known;
+        let actor = if valid_username(&username) {
+            username.as_str()
+        } else {
+            "?"
+        };
+        if !ok {
+            self.audit(now, actor, "login_failed", None, &format!("from {source}"))
+                .await?;
+            return Err(StaffError::Denied);
+        }
+        let token = random_token();
+        sqlx::query("INSERT INTO sessions (token_hash, username, csrf, created, expires) VALUES (?, ?, ?, ?, ?)")
+            .bind(token_hash(&token))
+            .bind(&username)
+            .bind(random_token())
+            .bind(now)
+            .bind(now + SESSION_MS)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires < ?")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        self.audit(now, actor, "login", None, &format!("from {source}"))
+            .await?;
+        Ok(token)
+    }
+
+    /// The staff member a session token belongs to, if it is live.
+    pub async fn session(&self, token: &str, now: i64) -> Result<Option<Staff>, StoreError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT s.username, st.role, s.csrf FROM sessions s JOIN staff st ON st.username = s.username WHERE s.token_hash = ? AND s.expires > ?",
+        )
+        .bind(token_hash(token))
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.and_then(|(username, role, csrf)| {
+            Some(Staff {
+                username,
+                role: Role::parse(&role)?,
+                csrf,
+            })
+        }))
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &str, now: i64) -> Result<(), StoreError> {
+        if let Some(s) = self.session(token, now).await? {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+                .bind(token_hash(token))
+                .execute(self.pool())
+                .await?;
+            self.audit(now, &s.username, "logout", None, "").await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn staff_sign_in_sessions_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("v.db")).await.unwrap();
+        assert!(matches!(
+            s.add_staff("Bad Name", "long enough password", Role::Agent, false, 0)
+                .await,
+            Err(StaffError::BadUsername)
+        ));
+        assert!(matches!(
+            s.add_staff("ann", "short", Role::Agent, false, 0).await,
+            Err(StaffError::BadPassword)
+        ));
+        s.add_staff("ann", "long enough password", Role::Agent, false, 0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.add_staff("ann", "another long password", Role::Admin, false, 0)
+                .await,
+            Err(StaffError::Exists)
+        ));
+        let hash: String = sqlx::query_scalar("SELECT hash FROM staff")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        let t = s
+            .login("ann", "long enough password", "10.0.0.1", 1000)
+            .await
+            .unwrap();
+        let who = s.session(&t, 2000).await.unwrap().unwrap();
+        assert_eq!((who.username.as_str(), who.role), ("ann", Role::Agent));
+        assert!(s.session(&t, 1000 + SESSION_MS).await.unwrap().is_none());
+        assert!(s.session("nope", 2000).await.unwrap().is_none());
+        for _ in 0..LOGIN_FAILURES {
+            assert!(matches!(
+                s.login("ann", "wrong password!", "10.0.0.2", 3000).await,
+                Err(StaffError::Denied)
+            ));
+        }
+        assert!(matches!(
+            s.login("ann", "long enough password", "10.0.0.1", 3000)
+                .await,
+            Err(StaffError::Limited)
+        ));
+        s.logout(&t, 4000).await.unwrap();
+        assert!(s.session(&t, 4000).await.unwrap().is_none());
+        assert_eq!(random_password().len(), 24 + 3);
+    }
+}
