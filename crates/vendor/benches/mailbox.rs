@@ -84,6 +84,7 @@ async fn run() {
         support_address: "support@bench.example".into(),
         reset_address: "reset@bench.example".into(),
         relay: Some(relay_cfg),
+        public_url: "http://127.0.0.1".into(),
     };
     tokio::spawn(camkey_vendor::serve(
         config,

@@ -308,7 +308,8 @@ fn check(r: &SupportRequest, staff: bool) -> Result<Checked, DeskError> {
         return Err(invalid("name", "is 1 to 200 characters"));
     }
     let email = r.email.trim();
-    if !(staff && email.is_empty()) && !camkey_proto::policy::check_email(email) {
+    let optional = staff && email.is_empty();
+    if !optional && !camkey_proto::policy::check_email(email) {
         return Err(invalid("email", "is not an e-mail address"));
     }
     let order = r.order_number.trim();
