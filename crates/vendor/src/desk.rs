@@ -1032,3 +1032,287 @@ pub fn parse_money(s: &str) -> Option<i64> {
     };
     Some(whole.parse::<i64>().ok()? * 100 + cents)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camkey_proto::clock::ManualClock;
+
+    const NOW: i64 = 1_790_000_000_000; // 2026-09-21
+
+    async fn desk(dir: &std::path::Path) -> Desk {
+        let store = Arc::new(SqliteStore::open(&dir.join("v.db")).await.unwrap());
+        Desk {
+            store,
+            signer: SignerClient::new(dir.join("no-signer.sock")),
+            clock: Arc::new(ManualClock::new(NOW)),
+            public_url: "http://vendor.example".into(),
+            support_address: "support@vendor.example".into(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    fn agent(role: Role) -> Staff {
+        Staff {
+            username: "ann".into(),
+            role,
+            csrf: "x".into(),
+        }
+    }
+
+    fn form() -> SupportRequest {
+        SupportRequest {
+            name: "Ann Owner".into(),
+            email: "ann@example.com".into(),
+            order_number: "A-1".into(),
+            serial: "ipc4k15-000001".into(),
+            kind: "factory_service".into(),
+            reason: "hardware_fault".into(),
+            description: "the image is dark".into(),
+            ..SupportRequest::default()
+        }
+    }
+
+    async fn mails(d: &Desk, to: &str) -> i64 {
+        d.store.mails_to_since(to, 0).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn bad_requests_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let bad: Vec<(fn(&mut SupportRequest), &str)> = vec![
+            (|r| r.email = "nope".into(), "email"),
+            (|r| r.name = String::new(), "name"),
+            (|r| r.name = "x".repeat(201), "name"),
+            (|r| r.kind = "refund".into(), "kind"),
+            (|r| r.order_number = "A 1".into(), "order_number"),
+            (|r| r.serial = "bad serial".into(), "serial"),
+            (|r| r.model = "IPC0".into(), "model"),
+            (|r| r.reason = "boredom".into(), "reason"),
+            (|r| r.challenge = "CK1NOPE".into(), "challenge"),
+            (|r| r.description = "a\u{7}b".into(), "description"),
+        ];
+        for (change, field) in bad {
+            let mut r = form();
+            change(&mut r);
+            let e = d.support_request(&r, "10.0.0.1").await.unwrap_err();
+            assert!(e.to_string().starts_with(field), "{field}: {e}");
+        }
+        let mut r = form();
+        r.description = "z".repeat(MAX_TEXT + 1);
+        assert!(matches!(
+            d.support_request(&r, "10.0.0.1").await,
+            Err(DeskError::TooLarge("description"))
+        ));
+        assert!(d.store.cases(None, None, 10).await.unwrap().is_empty());
+        assert_eq!(mails(&d, "ann@example.com").await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_form_request_opens_a_case_with_history_and_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let id = d.support_request(&form(), "10.0.0.1").await.unwrap();
+        let v = d.view(id).await.unwrap();
+        assert_eq!(
+            (v.case.kind, v.case.state, v.case.reason),
+            (
+                Kind::FactoryService,
+                State::New,
+                Some(Reason::HardwareFault)
+            )
+        );
+        assert_eq!(v.case.serial.as_deref(), Some("IPC4K15-000001"));
+        assert!(!v.case.serial_from_challenge && !v.case.has_challenge);
+        assert_eq!(v.case.model.as_deref(), Some("IPC4K15"));
+        assert_eq!(v.guide.as_deref(), Some("/guides/IPC4K15"));
+        assert_eq!(v.history[0].action, "opened");
+        assert_eq!(mails(&d, "ann@example.com").await, 1);
+        // No order on file: a hardware fault cannot be shown to be under warranty.
+        assert_eq!(v.fee_applies, Some(true));
+        // The requester's own mail is limited per hour; the source's requests too.
+        for _ in 0..REQUESTS_PER_SOURCE - 1 {
+            d.support_request(&form(), "10.0.0.1").await.unwrap();
+        }
+        assert!(matches!(
+            d.support_request(&form(), "10.0.0.1").await,
+            Err(DeskError::Limited)
+        ));
+        assert_eq!(mails(&d, "ann@example.com").await, MAILS_PER_RECIPIENT);
+    }
+
+    #[tokio::test]
+    async fn warranty_decides_the_fee_of_a_hardware_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let h = camkey_proto::orders::HEADER;
+        let csv = format!(
+            "{h}\nA-1,IPC4K15-000001,Ann,ann@example.com,2026-01-15\nA-2,IPC4K15-000002,Bo,bo@example.com,2020-01-15\n"
+        );
+        crate::orders::import(&d.store, csv.as_bytes())
+            .await
+            .unwrap();
+        let fresh = d.support_request(&form(), "10.0.0.1").await.unwrap();
+        let v = d.view(fresh).await.unwrap();
+        assert_eq!(v.orders[0].warranty.as_ref().unwrap().until, "2029-01-15");
+        assert_eq!(v.fee_applies, Some(false));
+        let staff = agent(Role::Agent);
+        assert!(matches!(
+            d.propose_fee(&staff, fresh, 4900).await,
+            Err(DeskError::Conflict("under_warranty", _))
+        ));
+        let mut old = form();
+        old.serial = "IPC4K15-000002".into();
+        let old = d.support_request(&old, "10.0.0.2").await.unwrap();
+        assert_eq!(d.view(old).await.unwrap().fee_applies, Some(true));
+        let mut lost = form();
+        lost.reason = "lost_password".into();
+        let lost = d.support_request(&lost, "10.0.0.3").await.unwrap();
+        assert_eq!(d.view(lost).await.unwrap().fee_applies, Some(true));
+    }
+
+    #[tokio::test]
+    async fn fee_link_shows_then_a_post_approves() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let mut r = form();
+        r.reason = "lost_password".into();
+        r.email = "owner@example.com".into();
+        let id = d.support_request(&r, "10.0.0.1").await.unwrap();
+        let staff = agent(Role::Agent);
+        assert!(d.propose_fee(&staff, id, 0).await.is_err());
+        d.propose_fee(&staff, id, 4900).await.unwrap();
+        let body: String = sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE recipient = 'owner@example.com' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(d.store.pool())
+        .await
+        .unwrap();
+        let token = body
+            .split("/fees/")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take(64)
+            .collect::<String>();
+        assert!(
+            body.contains("http://vendor.example/guides/IPC4K15"),
+            "{body}"
+        );
+        // Looking changes nothing.
+        let c = d.fee_case(&token).await.unwrap().unwrap();
+        assert_eq!((c.state, c.fee_cents), (State::FeeProposed, Some(4900)));
+        assert!(d.fee_case(&"0".repeat(64)).await.unwrap().is_none());
+        assert!(matches!(
+            d.approve_fee(&"0".repeat(64)).await,
+            Err(DeskError::NotFound)
+        ));
+        let c = d.approve_fee(&token).await.unwrap();
+        assert_eq!(c.state, State::FeeApproved);
+        let h = d.store.history(id).await.unwrap();
+        assert!(
+            h.iter()
+                .any(|e| e.actor == "owner" && e.action == "fee_approved")
+        );
+        assert!(matches!(
+            d.propose_fee(&staff, id, 100).await,
+            Err(DeskError::Conflict("state", _))
+        ));
+    }
+
+    #[tokio::test]
+    async fn notes_states_and_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let id = d.support_request(&form(), "10.0.0.1").await.unwrap();
+        let (a, admin) = (agent(Role::Agent), agent(Role::Admin));
+        assert!(matches!(
+            d.note(&a, id, &"n".repeat(MAX_TEXT + 1)).await,
+            Err(DeskError::TooLarge(_))
+        ));
+        assert!(d.note(&a, id, "   ").await.is_err());
+        assert!(matches!(
+            d.note(&a, 999, "x").await,
+            Err(DeskError::NotFound)
+        ));
+        d.note(&a, id, "called the owner").await.unwrap();
+        assert!(d.set_state(&a, id, State::CodeReleased).await.is_err());
+        d.set_state(&a, id, State::Closed).await.unwrap();
+        assert!(matches!(
+            d.set_state(&a, id, State::InProgress).await,
+            Err(DeskError::Forbidden)
+        ));
+        d.set_state(&admin, id, State::InProgress).await.unwrap();
+        let actions: Vec<String> = d
+            .store
+            .history(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["opened", "note", "state", "state"]);
+        // A code is released only for a password-reset case with a challenge.
+        assert!(matches!(
+            d.release_code(&a, id, "A-1", "").await,
+            Err(DeskError::Conflict("wrong_kind", _))
+        ));
+        let mut pr = form();
+        pr.kind = "password_reset".into();
+        pr.reason = String::new();
+        let pr = d.support_request(&pr, "10.0.0.9").await.unwrap();
+        assert!(matches!(
+            d.release_code(&a, pr, "A-1", "").await,
+            Err(DeskError::Conflict("no_challenge", _))
+        ));
+        assert!(matches!(
+            d.release_code(&a, pr, "A 1; DROP", "").await,
+            Err(DeskError::Invalid { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn one_case_per_factory_challenge() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = desk(dir.path()).await;
+        let r = ResetCase {
+            challenge: "CK1...".into(),
+            nonce: "00ff".into(),
+            serial: "IPC4K15D-000003".into(),
+            channel: "web".into(),
+            email: None,
+            now: NOW,
+        };
+        let (a, new_a) = d.store.open_reset_case(&r).await.unwrap();
+        let (b, new_b) = d
+            .store
+            .open_reset_case(&ResetCase {
+                channel: "mail".into(),
+                email: Some("owner@example.com".into()),
+                ..r.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!((a, new_a, new_b), (b, true, false));
+        let c = d.store.case(a).await.unwrap().unwrap();
+        assert_eq!(c.requester_email.as_deref(), Some("owner@example.com"));
+        assert!(c.serial_from_challenge && c.has_challenge);
+        assert_eq!(c.model.as_deref(), Some("IPC4K15D"));
+        let (other, _) = d
+            .store
+            .open_reset_case(&ResetCase {
+                nonce: "0100".into(),
+                ..r
+            })
+            .await
+            .unwrap();
+        assert_ne!(other, a);
+        assert_eq!(parse_money("49"), Some(4900));
+        assert_eq!(parse_money("49.5"), Some(4950));
+        assert_eq!(parse_money("49.05 EUR"), Some(4905));
+        assert_eq!(parse_money("-1"), None);
+        assert_eq!(parse_money("1.234"), None);
+        assert_eq!(money(4905), "49.05 EUR");
+    }
+}
