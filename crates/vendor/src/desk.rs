@@ -1081,7 +1081,8 @@ mod tests {
     async fn bad_requests_store_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d = desk(dir.path()).await;
-        let bad: Vec<(fn(&mut SupportRequest), &str)> = vec![
+        type Change = fn(&mut SupportRequest);
+        let bad: Vec<(Change, &str)> = vec![
             (|r| r.email = "nope".into(), "email"),
             (|r| r.name = String::new(), "name"),
             (|r| r.name = "x".repeat(201), "name"),
