@@ -431,3 +431,322 @@ async fn reset_mail_gets_a_fixed_reply_that_survives_a_down_relay_and_a_crash() 
     );
     drop(serve);
 }
+
+/// Runs `camkey` with `args` and `stdin`; (exit code, stdout, stderr).
+fn run_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = camkey()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn call(
+    v: &Vendor,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut r = reqwest::Client::new().request(method, format!("http://{}{path}", v.http));
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn release(v: &Vendor, token: &str, case: i64, order: &str, note: String) -> (u16, Value) {
+    call(
+        v,
+        reqwest::Method::POST,
+        &format!("/api/cases/{case}/release-code"),
+        Some(token),
+        Some(json!({"order_number": order, "note": note})),
+    )
+    .await
+}
+
+async fn login(v: &Vendor, user: &str, password: &str) -> String {
+    let (st, b) = call(
+        v,
+        reqwest::Method::POST,
+        "/api/staff/login",
+        None,
+        Some(json!({"username": user, "password": password})),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    b["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_desk_orders_staff_and_release_through_the_real_processes() {
+    use reqwest::Method;
+    let port = free_port();
+    let (mailbox, _smtp) = inbox(port).await;
+    let v = Vendor::start(port);
+    let db = v.dir.path().join("vendor.db");
+    let db = db.to_str().unwrap();
+    let signer_db = v.dir.path().join("signer.db");
+
+    // Orders: a bad row refuses the whole file, with its line number, in both databases.
+    let orders = v.dir.path().join("more-orders.csv");
+    std::fs::write(
+        &orders,
+        "order_number,serial,customer_name,customer_email,purchase_date\n\
+         ORD-3,IPC4K15-V0102,Erin Buyer,erin@example.com,2026-02-01\n\
+         ORD-4,IPC4K15-V0103,Fay,not-an-address,2026-02-01\n",
+    )
+    .unwrap();
+    let args = |f: &Path| {
+        vec![
+            "--json".to_string(),
+            "vendor".into(),
+            "orders".into(),
+            "import".into(),
+            f.display().to_string(),
+            "--db".into(),
+            db.into(),
+            "--signer-db".into(),
+            signer_db.display().to_string(),
+        ]
+    };
+    let a = args(&orders);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, out, err) = run_with_stdin(&a, "");
+    assert_eq!(code, 1, "{err}");
+    let e = serde_json::from_str::<Value>(&out).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("line 3") && e.contains("nothing was imported"),
+        "{e}"
+    );
+    let store = camkey_vendor::store::SqliteStore::open(Path::new(db))
+        .await
+        .unwrap();
+    assert_eq!(store.order_count().await.unwrap(), 0);
+    std::fs::write(
+        &orders,
+        "order_number,serial,customer_name,customer_email,purchase_date\n\
+         ORD-1,IPC4K15-V0100,Carol Customer,carol@example.com,2026-03-01\n\
+         ORD-3,IPC4K15-V0102,Erin Buyer,erin@example.com,2026-02-01\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_with_stdin(&a, "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["imported"], 2);
+    assert_eq!(store.order_count().await.unwrap(), 2);
+
+    // Staff: a generated password for the agent, one from standard input for the admin.
+    let (code, out, err) = run_with_stdin(
+        &[
+            "--json", "vendor", "staff", "add", "--db", db, "alice", "--role", "agent",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let alice_pw = serde_json::from_str::<Value>(&out).unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _, err) = run_with_stdin(
+        &[
+            "vendor",
+            "staff",
+            "add",
+            "--db",
+            db,
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "correct horse battery staple\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run_with_stdin(
+        &[
+            "vendor", "staff", "add", "--db", db, "alice", "--role", "agent",
+        ],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("already"), "{err}");
+
+    // Unauthenticated: 401. Wrong password: 401.
+    let (st, _) = call(&v, Method::GET, "/api/cases", None, None).await;
+    assert_eq!(st, 401);
+    let (st, _) = call(
+        &v,
+        Method::POST,
+        "/api/staff/login",
+        None,
+        Some(json!({"username": "alice", "password": "wrong wrong wrong"})),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let agent = login(&v, "alice", &alice_pw).await;
+    let admin = login(&v, "root", "correct horse battery staple").await;
+
+    // A factory-address camera asks on the web: a case, once per challenge.
+    let (_, text) = v.challenge("IPC4K15-V0100", Recovery::FactoryDefault);
+    let (st, b) = v.request(json!({"challenge": text})).await;
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("factory_address")));
+    let case = b["case"].as_i64().unwrap();
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("case {case}"))
+    );
+    let (_, b) = v.request(json!({"challenge": text})).await;
+    assert_eq!(b["case"].as_i64(), Some(case));
+    let (st, list) = call(
+        &v,
+        Method::GET,
+        "/api/cases?kind=password_reset&state=new",
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["serial"], "IPC4K15-V0100");
+    let (st, _) = call(
+        &v,
+        Method::GET,
+        "/api/cases?state=bogus",
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(st, 400);
+
+    // Another camera's owner types V0100's serial and order with their own challenge: the
+    // challenge's serial (V0101, on ORD-2 only) counts, so ORD-1 is refused.
+    let (_, text2) = v.challenge("IPC4K15-V0101", Recovery::FactoryDefault);
+    let (st, b) = call(
+        &v,
+        Method::POST,
+        "/api/support-requests",
+        None,
+        Some(
+            json!({"name": "Mallory", "email": "mallory@example.com", "order_number": "ORD-1",
+            "serial": "IPC4K15-V0100", "model": "IPC4K15", "kind": "password_reset",
+            "description": "", "challenge": text2}),
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let mallory = b["case"].as_i64().unwrap();
+    let (_, view) = call(
+        &v,
+        Method::GET,
+        &format!("/api/cases/{mallory}"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(view["serial"], "IPC4K15-V0101");
+    let (st, b) = release(&v, &agent, mallory, "ORD-1", String::new()).await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (409, Some("not_on_order"))
+    );
+    let (st, _) = release(&v, &agent, case, "ORD-2", String::new()).await;
+    assert_eq!(st, 409);
+    let (st, _) = release(&v, &agent, case, "ORD-1", "n".repeat(5000)).await;
+    assert_eq!(st, 413);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mailbox.len(), 0);
+
+    // The right order: the signer mails the order's customer.
+    let (st, b) = release(&v, &agent, case, "ORD-1", "serial and order checked".into()).await;
+    assert_eq!((st, b["hint"].as_str()), (200, Some("c***@example.com")));
+    let mails = mailbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails[0].envelope.rcpt_to, vec!["carol@example.com"]);
+    let (_, view) = call(
+        &v,
+        Method::GET,
+        &format!("/api/cases/{case}"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(view["state"], "code_released");
+    assert_eq!(view["orders"][0]["order_number"], "ORD-1");
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["actor"].as_str(), last["action"].as_str()),
+        (Some("alice"), Some("release_code"))
+    );
+
+    // A serial only in the orders imported with --signer-db: the running signer has them.
+    let (_, text3) = v.challenge("IPC4K15-V0102", Recovery::FactoryDefault);
+    let (_, b) = v.request(json!({"challenge": text3})).await;
+    let (st, b) = release(
+        &v,
+        &agent,
+        b["case"].as_i64().unwrap(),
+        "ORD-3",
+        String::new(),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let mails = mailbox.wait_for(2, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails[1].envelope.rcpt_to, vec!["erin@example.com"]);
+
+    // Roles: an agent cannot add staff or read the whole audit log; an admin can.
+    let new = json!({"username": "bob", "role": "agent"});
+    let (st, _) = call(
+        &v,
+        Method::POST,
+        "/api/staff",
+        Some(&agent),
+        Some(new.clone()),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = call(&v, Method::GET, "/api/audit", Some(&agent), None).await;
+    assert_eq!(st, 403);
+    let (st, b) = call(&v, Method::POST, "/api/staff", Some(&admin), Some(new)).await;
+    assert_eq!(st, 200, "{b}");
+    login(&v, "bob", b["password"].as_str().unwrap()).await;
+    let (st, audit) = call(&v, Method::GET, "/api/audit", Some(&admin), None).await;
+    assert_eq!(st, 200);
+    let audit = audit.as_array().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "staff_added" && e["actor"] == "root")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "release_refused" && e["actor"] == "alice")
+    );
+    assert!(audit.iter().any(|e| e["action"] == "login_failed"));
+}
