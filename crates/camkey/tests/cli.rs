@@ -337,6 +337,19 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
         200,
         "the recovered password survived the restart"
     );
+    // The lab's support-desk account: in lab.json, the same after a restart, and it signs in.
+    let staff = &m2["vendor"]["staff"];
+    assert_eq!(staff["username"], "agent");
+    assert_eq!(
+        staff, &m1["vendor"]["staff"],
+        "the staff account changed on resume"
+    );
+    let r = http
+        .post(format!("{vendor}/api/staff/login"))
+        .json(&json!({"username": staff["username"], "password": staff["password"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "the lab's staff account signs in");
     assert_eq!(lab.stop(), 0);
     let sock = tmp.path().join("vendor/signer.sock");
     assert!(!sock.exists(), "the signer process stopped with the lab");
