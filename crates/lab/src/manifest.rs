@@ -148,6 +148,17 @@ impl Manifest {
         if let Some(url) = self.vendor.as_ref().and_then(|v| v["reset_page"].as_str()) {
             out.push_str(&format!("reset page: {url}\n"));
         }
+        if let Some(v) = &self.vendor
+            && let (Some(url), Some(user), Some(pw)) = (
+                v["url"].as_str(),
+                v["staff"]["username"].as_str(),
+                v["staff"]["password"].as_str(),
+            )
+        {
+            out.push_str(&format!(
+                "staff desk: {url}staff (sign in as {user} / {pw})\n"
+            ));
+        }
         out.push('\n');
         out.push_str(&format!(
             "{:<20} {:<10} {:<32} {}\n",
