@@ -750,3 +750,106 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
     );
     assert!(audit.iter().any(|e| e["action"] == "login_failed"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_mail_for_a_factory_address_camera_opens_a_case_and_tells_its_number() {
+    use std::io::{Read, Write};
+    let code_port = free_port();
+    let (codes, _code_smtp) = inbox(code_port).await;
+    let relay_port = free_port();
+    let (replies, _relay) = inbox(relay_port).await;
+    let mut v = Vendor::start(code_port);
+    let (smtp_port, http_port) = (free_port(), free_port());
+    let db = v.dir.path().join("front.db");
+    v._serve = Proc(
+        camkey()
+            .args(["vendor", "serve", "--db"])
+            .arg(&db)
+            .arg("--signer")
+            .arg(v.sock())
+            .args(["--http", &format!("127.0.0.1:{http_port}")])
+            .args(["--smtp", &format!("127.0.0.1:{smtp_port}")])
+            .args(["--reset-address", "reset@vendor.example"])
+            .args([
+                "--relay",
+                &format!("127.0.0.1:{relay_port}"),
+                "--relay-plain",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    v.http = SocketAddr::from(([127, 0, 0, 1], http_port));
+    wait_for("reset mailbox", || {
+        std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_ok()
+    });
+    let (_, text) = v.challenge("IPC4K15-V0100", Recovery::FactoryDefault);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", smtp_port)).unwrap();
+    let body = format!(
+        "EHLO client.example\r\nMAIL FROM:<owner@example.org>\r\nRCPT TO:<reset@vendor.example>\r\nDATA\r\n\
+         From: owner@example.org\r\nTo: reset@vendor.example\r\nSubject: reset\r\n\r\n{text}\r\n.\r\nQUIT\r\n"
+    );
+    s.write_all(body.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.contains("250"), "{out}");
+    let got = replies.wait_for(1, Duration::from_secs(30)).await.unwrap();
+    let reply = String::from_utf8_lossy(&got[0].message).replace("=\r\n", "");
+    let case: i64 = reply
+        .split("support case ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no case number in {reply}"));
+    assert!(
+        reply.contains("order number") && !reply.contains("CK1"),
+        "{reply}"
+    );
+    assert_eq!(codes.len(), 0, "no code for whoever asked");
+
+    // The agent releases: the code goes to the order's customer, the requester is told.
+    let (code, out, err) = run_with_stdin(
+        &[
+            "--json",
+            "vendor",
+            "staff",
+            "add",
+            "--db",
+            db.to_str().unwrap(),
+            "alice",
+            "--role",
+            "agent",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let pw = serde_json::from_str::<Value>(&out).unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agent = login(&v, "alice", &pw).await;
+    let (st, view) = call(
+        &v,
+        reqwest::Method::GET,
+        &format!("/api/cases/{case}"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (view["source"].as_str(), view["requester_email"].as_str()),
+        (Some("mail"), Some("owner@example.org"))
+    );
+    let (st, b) = release(&v, &agent, case, "ORD-1", "checked".into()).await;
+    assert_eq!(st, 200, "{b}");
+    let mails = codes.wait_for(1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mails[0].envelope.rcpt_to, vec!["carol@example.com"]);
+    let got = replies.wait_for(2, Duration::from_secs(30)).await.unwrap();
+    let told = String::from_utf8_lossy(&got[1].message).replace("=\r\n", "");
+    assert_eq!(got[1].envelope.rcpt_to, vec!["owner@example.org"]);
+    assert!(
+        told.contains(&format!("case {case}")) && !told.contains("Code:"),
+        "{told}"
+    );
+}
