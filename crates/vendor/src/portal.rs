@@ -913,3 +913,216 @@ async fn fee_approve(State(st): State<AppState>, Path(token): Path<String>) -> R
         Err(e) => ApiError::from(e).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ResetService;
+    use crate::store::SqliteStore;
+    use std::sync::Arc;
+
+    /// The real app on a loopback port, with one agent; (base URL, store).
+    async fn server(dir: &std::path::Path) -> (String, Arc<SqliteStore>) {
+        let store = Arc::new(SqliteStore::open(&dir.join("v.db")).await.unwrap());
+        store
+            .add_staff("ann", "long enough password", Role::Agent, false, 0)
+            .await
+            .unwrap();
+        let clock: Arc<dyn camkey_proto::clock::Clock> =
+            Arc::new(camkey_proto::clock::SystemClock::default());
+        let signer = camkey_signer::SignerClient::new(dir.join("no-signer.sock"));
+        let state = AppState {
+            reset: ResetService {
+                signer: signer.clone(),
+                store: store.clone(),
+                clock: clock.clone(),
+                support_address: "support@vendor.example".into(),
+            },
+            desk: Desk {
+                store: store.clone(),
+                signer,
+                clock,
+                public_url: "http://vendor.example".into(),
+                support_address: "support@vendor.example".into(),
+                wake: Arc::new(tokio::sync::Notify::new()),
+            },
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = crate::web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, store)
+    }
+
+    fn client() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    async fn sign_in(c: &reqwest::Client, base: &str, https: bool) -> String {
+        let mut r = c
+            .post(format!("{base}/staff/login"))
+            .form(&[("username", "ann"), ("password", "long enough password")]);
+        if https {
+            r = r.header("x-forwarded-proto", "https");
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn session_cookie_csrf_and_cross_site_posts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, store) = server(dir.path()).await;
+        let c = client();
+        // Plain HTTP (the lab): HttpOnly, SameSite=Strict, not Secure.
+        let plain = sign_in(&c, &base, false).await;
+        assert!(plain.starts_with("camkey_staff="), "{plain}");
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
+        assert!(!plain.contains("Secure"), "{plain}");
+        // Behind an HTTPS proxy: Secure and __Host-.
+        let secure = sign_in(&c, &base, true).await;
+        assert!(
+            secure.starts_with("__Host-camkey_staff=") && secure.contains("; Secure"),
+            "{secure}"
+        );
+        let cookie = plain.split(';').next().unwrap().to_string();
+        let token = cookie.split_once('=').unwrap().1;
+        let csrf = store.session(token, 1).await.unwrap().unwrap().csrf;
+
+        // A case to work on (opened by staff through the API with the same token).
+        let r = c
+            .post(format!("{base}/api/cases"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"kind": "factory_service", "model": "IPC4K15"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let id = r.json::<serde_json::Value>().await.unwrap()["case"]
+            .as_i64()
+            .unwrap();
+        let note = |csrf: Option<&str>, origin: Option<&str>| {
+            let mut form = vec![("note", "checked the order")];
+            if let Some(t) = csrf {
+                form.push(("csrf", t));
+            }
+            let mut r = c
+                .post(format!("{base}/staff/cases/{id}/note"))
+                .header(header::COOKIE, &cookie)
+                .form(&form);
+            if let Some(o) = origin {
+                r = r.header(header::ORIGIN, o);
+            }
+            r.send()
+        };
+        assert_eq!(note(None, None).await.unwrap().status(), 403);
+        assert_eq!(note(Some("bad"), None).await.unwrap().status(), 403);
+        let evil = note(Some(&csrf), Some("http://evil.example"))
+            .await
+            .unwrap();
+        assert_eq!(evil.status(), 403);
+        let notes = |h: &Vec<crate::desk::Event>| h.iter().filter(|e| e.action == "note").count();
+        assert_eq!(notes(&store.history(id).await.unwrap()), 0);
+        let own = base.clone();
+        assert_eq!(note(Some(&csrf), Some(&own)).await.unwrap().status(), 200);
+        assert_eq!(notes(&store.history(id).await.unwrap()), 1);
+        // The bearer token is not a cookie: the API ignores cookies.
+        let r = c
+            .get(format!("{base}/api/cases"))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        // Pages without a session send the browser to the sign-in page.
+        let r = c.get(format!("{base}/staff")).send().await.unwrap();
+        assert_eq!(r.headers()[header::LOCATION], "/staff/login");
+        // Signing out ends the session.
+        let r = c
+            .post(format!("{base}/staff/logout"))
+            .header(header::COOKIE, &cookie)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(store.session(token, 1).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_fee_link_changes_nothing_until_posted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, store) = server(dir.path()).await;
+        let c = client();
+        let r = c
+            .post(format!("{base}/api/staff/login"))
+            .json(&serde_json::json!({"username": "ann", "password": "long enough password"}))
+            .send()
+            .await
+            .unwrap();
+        let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = c
+            .post(format!("{base}/api/cases"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"kind": "factory_service", "model": "IPC4PTZ25", "email": "owner@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        let id = r.json::<serde_json::Value>().await.unwrap()["case"]
+            .as_i64()
+            .unwrap();
+        let r = c
+            .post(format!("{base}/api/cases/{id}/fee"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"fee_cents": 4900}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: String = sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE subject LIKE '%fee%' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let path = body
+            .split("http://vendor.example")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(path.starts_with("/fees/"), "{path}");
+        for _ in 0..3 {
+            let r = c.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.text().await.unwrap().contains("49.00 EUR"));
+        }
+        let state = |s: &Arc<SqliteStore>| {
+            let s = s.clone();
+            async move { s.case(id).await.unwrap().unwrap().state }
+        };
+        assert_eq!(state(&store).await, CaseState::FeeProposed);
+        let r = c
+            .get(format!("{base}/fees/{}", "0".repeat(64)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let r = c.post(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(state(&store).await, CaseState::FeeApproved);
+    }
+}
