@@ -48,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/login", get(login_page).post(login_form))
         .route("/staff/logout", post(logout_form))
         .route("/staff", get(queue_page))
+        .route("/staff/cases", post(open_case_form))
+        .route("/staff/admin", get(admin_page).post(admin_form))
         .route("/staff/cases/{id}", get(case_page))
         .route("/staff/cases/{id}/{action}", post(case_form))
         .route("/fees/{token}", get(fee_page).post(fee_approve))
@@ -868,6 +870,188 @@ async fn case_form(
     }
 }
 
+#[derive(Deserialize)]
+struct OpenCaseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    case: SupportRequest,
+}
+
+async fn open_case_form(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    form: Result<Form<OpenCaseForm>, FormRejection>,
+) -> Response {
+    let Some(staff) = page_staff(&st, &h).await else {
+        return unauthorized().into_response();
+    };
+    let f = match form_body(form) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !same(&f.csrf, &staff.csrf) {
+        return csrf_refused();
+    }
+    match st.desk.open_by_staff(&staff, &f.case).await {
+        Ok(id) => Redirect::to(&format!("/staff/cases/{id}")).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// One staff member on the admin page.
+struct Member {
+    username: String,
+    role: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_admin.html")]
+struct AdminPage {
+    staff: Staff,
+    members: Vec<Member>,
+    audit: Vec<(String, String, String, String, String)>,
+    error: Option<String>,
+    added: Option<(String, String)>,
+}
+
+async fn admin_view(
+    st: &AppState,
+    staff: Staff,
+    status: StatusCode,
+    error: Option<String>,
+    added: Option<(String, String)>,
+) -> Response {
+    let members: Result<Vec<(String, String)>, _> =
+        sqlx::query_as("SELECT username, role FROM staff ORDER BY username")
+            .fetch_all(st.desk.store.pool())
+            .await;
+    let audit: Result<Vec<(i64, String, String, Option<i64>, String)>, _> = sqlx::query_as(
+        "SELECT at, actor, action, case_id, detail FROM audit ORDER BY id DESC LIMIT 200",
+    )
+    .fetch_all(st.desk.store.pool())
+    .await;
+    let (Ok(members), Ok(audit)) = (members, audit) else {
+        return ApiError::from(DeskError::Store(crate::store::StoreError::from(
+            sqlx::Error::PoolClosed,
+        )))
+        .into_response();
+    };
+    render(
+        status,
+        &AdminPage {
+            staff,
+            members: members
+                .into_iter()
+                .map(|(username, role)| Member { username, role })
+                .collect(),
+            audit: audit
+                .into_iter()
+                .map(|(at, actor, action, case, detail)| {
+                    (
+                        when(at),
+                        actor,
+                        action,
+                        case.map(|c| c.to_string()).unwrap_or_default(),
+                        detail,
+                    )
+                })
+                .collect(),
+            error,
+            added,
+        },
+    )
+}
+
+async fn admin_page(State(st): State<AppState>, h: HeaderMap) -> Response {
+    let Some(staff) = page_staff(&st, &h).await else {
+        return Redirect::to("/staff/login").into_response();
+    };
+    if let Err(e) = admin(&staff) {
+        return e.into_response();
+    }
+    admin_view(&st, staff, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+struct AddStaffForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn admin_form(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    form: Result<Form<AddStaffForm>, FormRejection>,
+) -> Response {
+    let Some(staff) = page_staff(&st, &h).await else {
+        return unauthorized().into_response();
+    };
+    let f = match form_body(form) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !same(&f.csrf, &staff.csrf) {
+        return csrf_refused();
+    }
+    if let Err(e) = admin(&staff) {
+        return e.into_response();
+    }
+    let Some(role) = Role::parse(&f.role) else {
+        return admin_view(
+            &st,
+            staff,
+            StatusCode::BAD_REQUEST,
+            Some("The role is agent or admin.".into()),
+            None,
+        )
+        .await;
+    };
+    let password = random_password();
+    let now = st.desk.clock.wall_ms();
+    match st
+        .desk
+        .store
+        .add_staff(&f.username, &password, role, false, now)
+        .await
+    {
+        Ok(()) => {
+            let _ = st
+                .desk
+                .store
+                .audit(
+                    now,
+                    &staff.username,
+                    "staff_added",
+                    None,
+                    &format!("{} as {}", f.username, role.name()),
+                )
+                .await;
+            admin_view(
+                &st,
+                staff,
+                StatusCode::OK,
+                None,
+                Some((f.username, password)),
+            )
+            .await
+        }
+        Err(StaffError::Store(e)) => ApiError::from(DeskError::Store(e)).into_response(),
+        Err(e) => {
+            let status = if matches!(e, StaffError::Exists) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            admin_view(&st, staff, status, Some(e.to_string()), None).await
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The owner's fee approval
 
@@ -1034,6 +1218,74 @@ mod tests {
         let own = base.clone();
         assert_eq!(note(Some(&csrf), Some(&own)).await.unwrap().status(), 200);
         assert_eq!(notes(&store.history(id).await.unwrap()), 1);
+        // Staff open a case from the queue page.
+        let r = c
+            .post(format!("{base}/staff/cases"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("kind", "password_reset"),
+                ("name", "Caller"),
+                ("serial", "IPC4K15-000009"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let opened = store
+            .cases(None, Some(Kind::PasswordReset), 10)
+            .await
+            .unwrap();
+        assert_eq!(opened[0].source, "staff");
+        assert_eq!(opened[0].serial.as_deref(), Some("IPC4K15-000009"));
+        // An agent is no admin: the admin page and adding staff are refused.
+        let r = c
+            .get(format!("{base}/staff/admin"))
+            .header(header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = c
+            .post(format!("{base}/staff/admin"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "eve"),
+                ("role", "admin"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        // An admin may.
+        store
+            .add_staff("root", "another long password", Role::Admin, false, 0)
+            .await
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let t = store
+            .login("root", "another long password", "127.0.0.1", now)
+            .await
+            .unwrap();
+        let admin_csrf = store.session(&t, 1).await.unwrap().unwrap().csrf;
+        let r = c
+            .post(format!("{base}/staff/admin"))
+            .header(header::COOKIE, format!("{COOKIE}={t}"))
+            .form(&[
+                ("csrf", admin_csrf.as_str()),
+                ("username", "eve"),
+                ("role", "agent"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("id=\"new-password\"") && page.contains("staff_added"));
         // The bearer token is not a cookie: the API ignores cookies.
         let r = c
             .get(format!("{base}/api/cases"))
