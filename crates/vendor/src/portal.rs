@@ -28,6 +28,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 
+/// One audit row: at, actor, action, case, detail.
+type AuditRow = (i64, String, String, Option<i64>, String);
+
 /// The session cookie.
 pub const COOKIE: &str = "camkey_staff";
 
@@ -427,7 +430,7 @@ async fn api_audit(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let staff = api_staff(&st, &h).await?;
     admin(&staff)?;
-    let rows: Vec<(i64, String, String, Option<i64>, String)> = sqlx::query_as(
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT at, actor, action, case_id, detail FROM audit ORDER BY id DESC LIMIT 500",
     )
     .fetch_all(st.desk.store.pool())
@@ -926,7 +929,7 @@ async fn admin_view(
         sqlx::query_as("SELECT username, role FROM staff ORDER BY username")
             .fetch_all(st.desk.store.pool())
             .await;
-    let audit: Result<Vec<(i64, String, String, Option<i64>, String)>, _> = sqlx::query_as(
+    let audit: Result<Vec<AuditRow>, _> = sqlx::query_as(
         "SELECT at, actor, action, case_id, detail FROM audit ORDER BY id DESC LIMIT 200",
     )
     .fetch_all(st.desk.store.pool())
