@@ -644,6 +644,30 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
     )
     .await;
     assert_eq!(st, 400);
+    // The owner, sent on to the Tech Support Form with the same challenge: the same case,
+    // now with the owner's details.
+    let (st, b) = call(
+        &v,
+        Method::POST,
+        "/api/support-requests",
+        None,
+        Some(
+            json!({"name": "Carol", "email": "carol@example.com", "order_number": "ORD-1",
+            "kind": "password_reset", "challenge": text}),
+        ),
+    )
+    .await;
+    assert_eq!((st, b["case"].as_i64()), (200, Some(case)), "{b}");
+    let (_, view) = call(
+        &v,
+        Method::GET,
+        &format!("/api/cases/{case}"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(view["requester_email"], "carol@example.com");
+    assert_eq!(view["history"][1]["action"], "details");
 
     // Another camera's owner types V0100's serial and order with their own challenge: the
     // challenge's serial (V0101, on ORD-2 only) counts, so ORD-1 is refused.

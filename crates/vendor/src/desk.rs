@@ -689,6 +689,36 @@ impl Desk {
         });
         let now = self.now();
         let mut tx = self.store.pool().begin().await?;
+        // One case per challenge: a form for a challenge whose reset request already
+        // opened a case fills in what that case lacks (never overwrites) and is that case.
+        if let (Kind::PasswordReset, Some(nonce)) = (c.kind, nonce.as_deref()) {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM cases WHERE challenge_nonce = ? AND kind = 'password_reset' AND state != 'closed' ORDER BY id LIMIT 1",
+            )
+            .bind(nonce)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = found {
+                sqlx::query("UPDATE cases SET requester_name = COALESCE(requester_name, ?), requester_email = COALESCE(requester_email, ?), order_number = COALESCE(order_number, ?), description = COALESCE(description, ?), updated = ? WHERE id = ?")
+                    .bind((!c.name.is_empty()).then_some(&c.name))
+                    .bind((!c.email.is_empty()).then_some(&c.email))
+                    .bind(&c.order_number)
+                    .bind((!c.description.is_empty()).then_some(&c.description))
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO audit (at, actor, action, case_id, detail) VALUES (?, ?, 'details', ?, ?)")
+                    .bind(now)
+                    .bind(actor)
+                    .bind(id)
+                    .bind(format!("the same challenge again ({source}): details added"))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(id);
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (kind, state, source, reason, serial, serial_from_challenge, model, challenge, challenge_nonce, requester_name, requester_email, requester_ip, order_number, description, created, updated) VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
