@@ -379,6 +379,8 @@ async fn reset_mail_gets_a_fixed_reply_that_survives_a_down_relay_and_a_crash() 
                     &format!("127.0.0.1:{smtp_port}"),
                     "--reset-address",
                     "reset@vendor.example",
+                    "--dmarc",
+                    "off",
                 ])
                 .args([
                     "--relay",

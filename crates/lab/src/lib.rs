@@ -324,6 +324,8 @@ impl Lab {
                     plain: default_smtp.tls == TlsMode::None,
                     sender: profile.reset_address.clone(),
                 }),
+                // The lab's senders have no DNS to be checked against (S5: off in the lab).
+                dmarc: camkey_vendor::Dmarc::Off,
             };
             let listeners = camkey_vendor::Listeners {
                 http: to_tokio(vendor_http, dir)?,
