@@ -313,6 +313,26 @@ impl Core {
         }
     }
 
+    /// Factory reset (the button held, or a technician): one atomic save of the wiped
+    /// state with an audit entry that survives, then every session ends. `how` says what
+    /// asked for it (`button`), for the audit log.
+    pub fn factory_reset(&self, how: &str) -> Result<(), CoreError> {
+        let mut g = self.lock();
+        let mut next = g.state.factory_reset();
+        let when = format_wall(self.clock.wall_ms());
+        let entry = self.entry(
+            &g.state,
+            "factory_reset",
+            None,
+            None,
+            format!("factory reset by {how} at {when}: every user setting wiped"),
+        );
+        next.push_audit(entry);
+        self.commit(&mut g, next)?;
+        g.sessions.revoke_all();
+        Ok(())
+    }
+
     /// `POST /init`.
     pub async fn init(&self, req: InitRequest, source: Source) -> Result<(), CoreError> {
         let src = limits::source_key(source);

@@ -14,9 +14,16 @@
 //! - [`core`]: initialization, sign-in, password change, audit — the domain logic.
 //! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
 //! - [`server`]: loading a factory directory and running a camera.
+//! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.
+//! - `gpio` (feature `gpio`): the reset button on a Linux GPIO character-device line.
+//! - [`device`]: power, boot, run and factory reset by button: the camera as a device.
 
 pub mod clock;
 pub mod core;
+pub mod device;
+#[cfg(feature = "gpio")]
+pub mod gpio;
+pub mod hardware;
 pub mod http;
 pub mod limits;
 pub mod mail;

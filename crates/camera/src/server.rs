@@ -96,7 +96,8 @@ pub struct Listeners {
 pub struct Camera {
     core: Arc<Core>,
     https_addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    /// `true`: stop gracefully; `false`: the power is cut.
+    stop: Option<oneshot::Sender<bool>>,
     task: JoinHandle<()>,
 }
 
@@ -156,25 +157,32 @@ impl Camera {
             }
         });
 
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = oneshot::channel::<bool>();
         let tick_core = core.clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             tokio::pin!(stopped);
-            loop {
+            let graceful = loop {
                 tokio::select! {
                     _ = ticker.tick() => tick_core.tick(),
-                    _ = &mut stopped => break,
+                    g = &mut stopped => break g.unwrap_or(true),
                 }
+            };
+            mailer.abort();
+            if graceful {
+                handle.graceful_shutdown(Some(Duration::from_secs(3)));
+            } else {
+                // Power cut: connections drop, nothing more is written.
+                handle.shutdown();
             }
-            handle.graceful_shutdown(Some(Duration::from_secs(3)));
             let _ = plain_stop_tx.send(());
             let _ = https.await;
             if let Some(p) = plain {
                 let _ = p.await;
             }
-            mailer.abort();
-            tick_core.tick();
+            if graceful {
+                tick_core.tick();
+            }
         });
         Ok(Camera {
             core,
@@ -195,9 +203,19 @@ impl Camera {
     }
 
     /// Stops serving and waits until every listener is closed.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.halt(true).await;
+    }
+
+    /// The power is cut: connections drop at once, RAM (sessions, queued notices) is
+    /// lost, nothing more is written; returns when the listeners are closed.
+    pub async fn power_cut(self) {
+        self.halt(false).await;
+    }
+
+    async fn halt(mut self, graceful: bool) {
         if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+            let _ = s.send(graceful);
         }
         let _ = (&mut self.task).await;
     }

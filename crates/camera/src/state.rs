@@ -121,6 +121,10 @@ pub struct UserState {
     /// Live e-mailed recovery codes (at most three).
     #[serde(default)]
     pub email_codes: Vec<StoredEmailCode>,
+    /// The firmware security-version floor (S10): no image below it is accepted. Raised
+    /// by updates, kept by factory resets.
+    #[serde(default)]
+    pub firmware_floor: u32,
 }
 
 impl Default for UserState {
@@ -142,6 +146,7 @@ impl Default for UserState {
             smtp_ok: None,
             challenges: Vec::new(),
             email_codes: Vec::new(),
+            firmware_floor: 0,
         }
     }
 }
@@ -171,6 +176,20 @@ impl UserState {
         self.audit.push_back(entry);
         while self.audit.len() > AUDIT_MAX {
             self.audit.pop_front();
+        }
+    }
+
+    /// The state after a factory reset (ETSI EN 303 645 5.11): every user setting gone
+    /// (accounts, recovery address, questions, SMTP, network, time, limits, challenges,
+    /// codes), what must survive kept: the audit log and the firmware security-version
+    /// floor. The generation keeps counting, so the reset is a change like any other.
+    pub fn factory_reset(&self) -> UserState {
+        UserState {
+            generation: self.generation,
+            audit: self.audit.clone(),
+            audit_next: self.audit_next,
+            firmware_floor: self.firmware_floor,
+            ..UserState::default()
         }
     }
 

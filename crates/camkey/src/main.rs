@@ -169,6 +169,21 @@ struct ServeArgs {
     /// --http).
     #[arg(long)]
     public_url: Option<String>,
+    /// Check that reset-mail senders' domains are DMARC-aligned before answering them.
+    #[arg(long, value_enum, default_value_t = DmarcMode::On)]
+    dmarc: DmarcMode,
+    /// DNS resolver for the DMARC check, IP:PORT (default: the system's).
+    #[arg(long)]
+    dns: Option<SocketAddr>,
+}
+
+#[cfg(feature = "vendor")]
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DmarcMode {
+    /// Answer only senders whose domain passes DMARC alignment (production).
+    On,
+    /// Answer every sender (tests, or a mailbox behind a filter that already checks).
+    Off,
 }
 
 #[cfg(feature = "vendor")]
@@ -525,6 +540,11 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", a.http)),
+        dmarc: match (a.dmarc, a.dns) {
+            (DmarcMode::Off, _) => camkey_vendor::Dmarc::Off,
+            (DmarcMode::On, None) => camkey_vendor::Dmarc::System,
+            (DmarcMode::On, Some(dns)) => camkey_vendor::Dmarc::Resolver(dns),
+        },
     };
     runtime()?.block_on(async move {
         let listeners = camkey_vendor::Listeners {

@@ -379,6 +379,8 @@ async fn reset_mail_gets_a_fixed_reply_that_survives_a_down_relay_and_a_crash() 
                     &format!("127.0.0.1:{smtp_port}"),
                     "--reset-address",
                     "reset@vendor.example",
+                    "--dmarc",
+                    "off",
                 ])
                 .args([
                     "--relay",
@@ -793,7 +795,7 @@ async fn a_reset_mail_for_a_factory_address_camera_opens_a_case_and_tells_its_nu
             .arg(v.sock())
             .args(["--http", &format!("127.0.0.1:{http_port}")])
             .args(["--smtp", &format!("127.0.0.1:{smtp_port}")])
-            .args(["--reset-address", "reset@vendor.example"])
+            .args(["--reset-address", "reset@vendor.example", "--dmarc", "off"])
             .args([
                 "--relay",
                 &format!("127.0.0.1:{relay_port}"),

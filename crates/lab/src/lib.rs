@@ -9,17 +9,21 @@
 //! - [`LabOptions`]: the command-line options of DESIGN §4.
 //! - [`plan`]: what the lab consists of, saved in `lab-plan.json` so it can resume.
 //! - [`manifest`]: `lab.json`, written once every listener is bound.
+//! - [`hardware`]: each camera's simulated power, reset button and LED, their API and panel.
 //! - [`inbox`]: the lab's mail catcher (SMTP in, a page per mailbox, JSON API, compose).
 //! - [`run`]: provision what is missing, bind, start, write `lab.json`, wait for the stop.
 
+pub mod hardware;
 pub mod inbox;
 pub mod manifest;
 pub mod plan;
 
+use camkey_camera::CameraConfig;
 use camkey_camera::core::CoreConfig;
+use camkey_camera::device::{Device, DeviceConfig};
+use camkey_camera::hardware::{ButtonTiming, SimLed, sim_button};
 use camkey_camera::mail::{SmtpSettings, TlsMode};
 use camkey_camera::store::AtomicFile;
-use camkey_camera::{Camera, CameraConfig, Listeners};
 use camkey_factory::{ProvisionRequest, VendorKeys, VendorProfile};
 use camkey_proto::factory::FACTORY_FILE;
 use plan::LabPlan;
@@ -27,6 +31,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Options of `camkey lab`.
 #[derive(Debug, Clone)]
@@ -118,7 +123,7 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
 
 /// A running lab.
 pub struct Lab {
-    cameras: Vec<Camera>,
+    cameras: Vec<Arc<hardware::SimCamera>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
@@ -313,13 +318,18 @@ impl Lab {
         plan.vendor_smtp_port = port(&vendor_smtp)?;
         let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
         plan.inbox_smtp_port = port(&inbox_smtp)?;
-        let mut bound = Vec::new();
+        // A camera's own ports are bound here only to claim them (and check they are
+        // free): its device binds them again at every boot, and nothing answers there
+        // while it is off or booting. The hardware API answers all along.
+        let mut hardware_listeners = Vec::new();
         for cam in plan.cameras.iter_mut() {
             let https = bind(SocketAddr::new(opts.bind, cam.https_port))?;
             let http = bind(SocketAddr::new(opts.bind, cam.http_port))?;
+            let hw = bind(SocketAddr::new(opts.bind, cam.hardware_port))?;
             cam.https_port = port(&https)?;
             cam.http_port = port(&http)?;
-            bound.push((https, http));
+            cam.hardware_port = port(&hw)?;
+            hardware_listeners.push(hw);
         }
         plan.save(dir)?;
         write_orders(dir, &plan)?;
@@ -374,6 +384,8 @@ impl Lab {
                     sender: profile.reset_address.clone(),
                 }),
                 public_url: format!("http://{vendor_addr}"),
+                // The lab's senders have no DNS to be checked against (S5: off in the lab).
+                dmarc: camkey_vendor::Dmarc::Off,
             };
             let listeners = camkey_vendor::Listeners {
                 http: to_tokio(vendor_http, dir)?,
@@ -399,7 +411,7 @@ impl Lab {
 
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
-        for (cam, (https, http)) in plan.cameras.iter().zip(bound) {
+        for (cam, hw) in plan.cameras.iter().zip(hardware_listeners) {
             let factory_dir = dir.join(&cam.dir).join("factory");
             if !factory_dir.join(FACTORY_FILE).exists() {
                 let req = ProvisionRequest {
@@ -409,6 +421,12 @@ impl Lab {
                 };
                 camkey_factory::provision(&keys, &req, &factory_dir)?;
             }
+            let factory = std::fs::read(factory_dir.join(FACTORY_FILE))
+                .map_err(|e| LabError::Io(factory_dir.clone(), e))?;
+            let factory = camkey_proto::factory::FactoryData::from_json(&factory)
+                .map_err(|e| LabError::Plan(format!("{}: {e}", factory_dir.display())))?;
+            setup_codes.push(factory.setup_code.clone());
+            let model = factory.model_info();
             let config = CameraConfig {
                 factory_dir,
                 data_dir: dir.join(&cam.dir).join("flash"),
@@ -418,23 +436,51 @@ impl Lab {
                     ..CoreConfig::default()
                 },
             };
-            let camera = Camera::start(
-                config,
-                Listeners {
-                    https,
-                    http: Some(http),
+            let scale = opts.time_scale.max(1);
+            let timing = ButtonTiming::for_model(model.reset_hold_secs, scale);
+            let button = model.reset_button.present.then(sim_button);
+            let led = Arc::new(SimLed::default());
+            let device = Device::spawn(
+                DeviceConfig {
+                    camera: config,
+                    https: SocketAddr::new(opts.bind, cam.https_port),
+                    http: Some(SocketAddr::new(opts.bind, cam.http_port)),
+                    boot_time: Duration::from_secs(model.boot_secs) / scale,
+                    button: model.reset_button.present.then_some(timing),
                 },
                 Arc::new(camkey_camera::clock::SystemClock::default()),
-            )
-            .await?;
-            setup_codes.push(camera.core().factory().setup_code.clone());
-            cameras.push(camera);
+                button
+                    .as_ref()
+                    .map(|b| Box::new(b.line()) as Box<dyn camkey_camera::hardware::ButtonLine>),
+                led.clone(),
+                true,
+            );
+            let sim = Arc::new(hardware::SimCamera {
+                serial: cam.serial.clone(),
+                model: cam.model.clone(),
+                device,
+                button,
+                led,
+                hold: timing.hold,
+                url: format!("{}/", https_base(opts.bind, cam.https_port)),
+            });
+            let listener = to_tokio(hw, dir)?;
+            let app = hardware::app(sim.clone());
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+            cameras.push(sim);
         }
 
         let manifest =
             manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile, &staff);
         let listener = to_tokio(home_listener, dir)?;
-        let app = manifest::home_app(manifest.clone());
+        let app = manifest::home_app(manifest.clone(), hardware::panel(cameras.clone()));
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -470,7 +516,7 @@ impl Lab {
         }
         let _ = self.stop.send(true);
         for c in self.cameras {
-            c.stop().await;
+            c.device.stop().await;
         }
         for t in self.tasks {
             let _ = t.await;

@@ -26,7 +26,7 @@ pub struct CameraEntry {
     pub api: String,
     /// Plain-HTTP address (redirects to `url`).
     pub http: String,
-    /// Simulated hardware control base URL (null until the hardware simulation exists).
+    /// Simulated hardware control base URL.
     pub hardware: Option<String>,
     /// ONVIF device service URL (null until ONVIF exists).
     pub onvif: Option<String>,
@@ -98,7 +98,10 @@ impl Manifest {
                     url: format!("{base}/"),
                     api: format!("{base}/api"),
                     http: format!("http://{}/", SocketAddr::new(opts.bind, c.http_port)),
-                    hardware: None,
+                    hardware: Some(format!(
+                        "http://{}",
+                        SocketAddr::new(opts.bind, c.hardware_port)
+                    )),
                     onvif: None,
                     serial_console: None,
                     poe_port: None,
@@ -180,8 +183,8 @@ struct HomePage<'a> {
     m: &'a Manifest,
 }
 
-/// The lab's home page and `GET /lab.json`.
-pub fn home_app(m: Manifest) -> Router {
+/// The lab's home page, `GET /lab.json`, and the hardware panel.
+pub fn home_app(m: Manifest, panel: Router) -> Router {
     Router::new()
         .route("/", get(home))
         .route(
@@ -189,6 +192,7 @@ pub fn home_app(m: Manifest) -> Router {
             get(|State(m): State<Manifest>| async move { axum::Json(m) }),
         )
         .with_state(m)
+        .merge(panel)
 }
 
 async fn home(State(m): State<Manifest>) -> Response {

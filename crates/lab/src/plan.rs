@@ -24,6 +24,9 @@ pub struct CameraPlan {
     pub https_port: u16,
     /// Plain HTTP port (0 until first bound).
     pub http_port: u16,
+    /// Simulated hardware API port (0 until first bound).
+    #[serde(default)]
+    pub hardware_port: u16,
 }
 
 /// The lab.
@@ -55,6 +58,7 @@ fn camera(model: &str, n: usize) -> CameraPlan {
         model: model.into(),
         https_port: 0,
         http_port: 0,
+        hardware_port: 0,
     }
 }
 

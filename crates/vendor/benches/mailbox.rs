@@ -85,6 +85,7 @@ async fn run() {
         reset_address: "reset@bench.example".into(),
         relay: Some(relay_cfg),
         public_url: "http://127.0.0.1".into(),
+        dmarc: camkey_vendor::Dmarc::Off,
     };
     tokio::spawn(camkey_vendor::serve(
         config,
@@ -164,6 +165,63 @@ async fn run() {
         "all {} codes and replies relayed after {:.2} s; process memory: RSS before {rss_before}, peak {}",
         MAILS * 2,
         start.elapsed().as_secs_f64(),
+        vm("VmHWM:")
+    );
+    smtp_source(&master, smtp_port).await;
+}
+
+/// The same mailbox under Postfix's load generator, when it is installed: 8 `smtp-source`
+/// processes (2 sessions each), each mailing its own camera's challenge in the subject
+/// from its own sender, 200 times. After the first mail of each, the signer's idempotence
+/// and the per-recipient reply cap take over, as they would under a flood.
+async fn smtp_source(master: &MasterKey, smtp_port: u16) {
+    const TOOL: &str = "/usr/sbin/smtp-source";
+    const PER: usize = 200;
+    const PROCS: usize = 8;
+    if !std::path::Path::new(TOOL).exists() {
+        println!("smtp-source: not installed (apt-get install postfix), skipped");
+        return;
+    }
+    let start = Instant::now();
+    let mut procs = Vec::new();
+    for i in 0..PROCS {
+        let serial = format!("IPC4K15-S{i:05}");
+        let key = master.device_key(&serial);
+        let text = Challenge::new(
+            &key,
+            &serial,
+            1_790_000_000,
+            false,
+            Recovery::Owner("owner@example.com".into()),
+        )
+        .seal(&key)
+        .unwrap();
+        procs.push(
+            tokio::process::Command::new(TOOL)
+                .args(["-s", "2", "-m", &PER.to_string(), "-S", &text])
+                .args(["-f", &format!("flood{i}@example.org")])
+                .args([
+                    "-t",
+                    "reset@bench.example",
+                    &format!("127.0.0.1:{smtp_port}"),
+                ])
+                .kill_on_drop(true)
+                .output(),
+        );
+    }
+    for p in procs {
+        let out = p.await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "smtp-source: {} reset mails ({PROCS} processes x 2 sessions) in {secs:.2} s = {:.0} mails/s; process peak RSS {}",
+        PER * PROCS,
+        (PER * PROCS) as f64 / secs,
         vm("VmHWM:")
     );
 }

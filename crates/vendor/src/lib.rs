@@ -16,9 +16,11 @@
 //! - [`staff`]: staff accounts (Argon2id), sessions, sign-in limits.
 //! - [`desk`]: the support desk: cases, history, notes, mails, releasing codes, fees.
 //! - [`portal`]: the Tech Support Form, the staff portal and API, the fee approval page.
+//! - [`dmarc`]: the optional DMARC-alignment check on the mailbox's requesters.
 //! - [`serve`]: the web app, the reset mailbox and the outbox worker, until told to stop.
 
 pub mod desk;
+pub mod dmarc;
 pub mod intake;
 pub mod mailbox;
 pub mod orders;
@@ -51,6 +53,19 @@ pub struct VendorConfig {
     pub relay: Option<camkey_signer::outbox::Relay>,
     /// The front end's public base URL, for links in mails (`https://support.example.com`).
     pub public_url: String,
+    /// The DMARC-alignment check on reset-mail requesters (on in production).
+    pub dmarc: Dmarc,
+}
+
+/// Whether and how the reset mailbox checks its requesters' DMARC alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dmarc {
+    /// No check: every sender gets the fixed answer (the lab: its senders have no DNS).
+    Off,
+    /// Check with the system's resolvers.
+    System,
+    /// Check with this resolver.
+    Resolver(SocketAddr),
 }
 
 /// The sockets the front end serves on.
@@ -70,6 +85,9 @@ pub enum VendorError {
     /// Listener.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The DMARC check's resolver.
+    #[error(transparent)]
+    Dmarc(#[from] dmarc::DmarcSetupError),
 }
 
 fn service(
@@ -99,12 +117,18 @@ pub async fn serve(
     let wake = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
     if let Some(listener) = listeners.smtp {
+        let dmarc = match config.dmarc {
+            Dmarc::Off => None,
+            Dmarc::System => Some(Arc::new(dmarc::DmarcCheck::system()?)),
+            Dmarc::Resolver(addr) => Some(Arc::new(dmarc::DmarcCheck::with_nameserver(addr)?)),
+        };
         let mut smtp = camkey_smtp::Config::new("reset-mailbox");
         smtp.max_message_bytes = intake::MAX_MAIL_BYTES;
         let sink = Arc::new(mailbox::ResetMailbox {
             reset: reset.clone(),
             reset_address: config.reset_address.clone(),
             wake: wake.clone(),
+            dmarc,
         });
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {

@@ -4,6 +4,7 @@
 //! own mail, rate-limited per recipient so that forged senders cannot make us spam anyone
 //! (S5). Bounces (null sender) and automatic mail get no answer.
 
+use crate::dmarc::Requester;
 use crate::intake;
 use crate::service::ResetService;
 use crate::texts::Outcome;
@@ -22,6 +23,8 @@ pub struct ResetMailbox {
     pub reset_address: String,
     /// Wakes the outbox worker.
     pub wake: std::sync::Arc<tokio::sync::Notify>,
+    /// The DMARC-alignment check on requesters (none: every sender is answered).
+    pub dmarc: Option<std::sync::Arc<crate::dmarc::DmarcCheck>>,
 }
 
 /// Whether the mail says it was sent by a machine (RFC 3834) or is a list/bulk mail.
@@ -51,6 +54,30 @@ impl ResetMailbox {
             }
             Err(e) => return Verdict::reject(554, "5.6.0", format!("message refused: {e}")),
         };
+        let mut answer = true;
+        if let Some(check) = &self.dmarc {
+            match check.check(envelope, raw).await {
+                Requester::Verified => {}
+                Requester::Unverified(why) => {
+                    tracing::info!(client = %envelope.client, "reset mail from an unverified sender, not answered: {why}");
+                    answer = false;
+                }
+                Requester::Reject => {
+                    return Verdict::reject(
+                        550,
+                        "5.7.1",
+                        "the sender's domain (DMARC) says this mail is not from it",
+                    );
+                }
+                Requester::TryLater => {
+                    return Verdict::reject(
+                        451,
+                        "4.7.0",
+                        "cannot check the sender now, try again later",
+                    );
+                }
+            }
+        }
         let requester = reply_to
             .clone()
             .unwrap_or_else(|| envelope.client.ip().to_string());
@@ -61,7 +88,7 @@ impl ResetMailbox {
                 Outcome::Unreadable
             }
         };
-        if envelope.mail_from.is_empty() || automatic(raw) {
+        if !answer || envelope.mail_from.is_empty() || automatic(raw) {
             return Verdict::Accept; // never answer a bounce or a robot: no loops, no backscatter
         }
         let Some(to) = reply_to else {
@@ -133,6 +160,7 @@ mod tests {
             reset,
             reset_address: "reset@vendor.example".into(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            dmarc: None,
         };
         (m, store)
     }
@@ -210,6 +238,62 @@ mod tests {
                 .await
                 .unwrap(),
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn with_dmarc_on_forgers_are_refused_and_unverified_senders_unanswered() {
+        use crate::dmarc::{DmarcCheck, tests as dns};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut m, store) = mailbox(dir.path()).await;
+        let zone = std::collections::HashMap::from([
+            (
+                "bank.example".to_string(),
+                "v=spf1 ip4:192.0.2.1 -all".to_string(),
+            ),
+            ("_dmarc.bank.example".into(), "v=DMARC1; p=reject".into()),
+            ("lax.example".into(), "v=spf1 ip4:192.0.2.1 -all".into()),
+            ("_dmarc.lax.example".into(), "v=DMARC1; p=none".into()),
+            ("owner.example".into(), "v=spf1 ip4:127.0.0.1 -all".into()),
+            ("_dmarc.owner.example".into(), "v=DMARC1; p=reject".into()),
+        ]);
+        let server = dns::dns_server(zone).await;
+        m.dmarc = Some(Arc::new(DmarcCheck::with_nameserver(server).unwrap()));
+        let mail = |from: &str| {
+            format!("From: {from}\r\nSubject: reset\r\n\r\nCK1GARBAGE\r\n").into_bytes()
+        };
+        let env = |from: &str| Envelope {
+            mail_from: from.into(),
+            ..envelope()
+        };
+        // A forged sender whose domain says reject: refused, nothing stored or answered.
+        let v = m
+            .handle(&env("victim@bank.example"), &mail("victim@bank.example"))
+            .await;
+        assert!(matches!(v, Verdict::Reject { code: 550, .. }), "{v:?}");
+        assert!(store.recent_resets(10).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .mails_to_since("victim@bank.example", 0)
+                .await
+                .unwrap(),
+            0
+        );
+        // Unverified (p=none): the request is handled as on the web, nobody is answered.
+        let v = m
+            .handle(&env("a@lax.example"), &mail("a@lax.example"))
+            .await;
+        assert_eq!(v, Verdict::Accept);
+        assert_eq!(store.recent_resets(10).await.unwrap().len(), 1);
+        assert_eq!(store.mails_to_since("a@lax.example", 0).await.unwrap(), 0);
+        // An aligned sender gets the fixed answer.
+        let v = m
+            .handle(&env("me@owner.example"), &mail("me@owner.example"))
+            .await;
+        assert_eq!(v, Verdict::Accept);
+        assert_eq!(
+            store.mails_to_since("me@owner.example", 0).await.unwrap(),
+            1
         );
     }
 

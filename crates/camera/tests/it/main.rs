@@ -6,6 +6,7 @@
 
 mod api;
 mod common;
+mod device;
 mod email;
 mod http;
 mod limits;

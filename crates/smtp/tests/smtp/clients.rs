@@ -1,6 +1,6 @@
-//! Real clients: Python's smtplib and swaks, with and without STARTTLS, with pipelining.
+//! Real clients: Python's smtplib, swaks and Postfix's smtp-source, with and without STARTTLS, with pipelining.
 
-use crate::common::{REPLY_WAIT, config, start};
+use crate::common::{MAX_MESSAGE, REPLY_WAIT, config, start};
 use std::time::Duration;
 use tokio::process::Command;
 
@@ -156,4 +156,55 @@ async fn swaks_pipelining_with_and_without_tls() {
     assert!(out.contains("<-  250 2.0.0 message accepted"), "{out}");
     let out = swaks(&["--pipeline", "--tls"]).await;
     assert!(out.contains("<~  250 2.0.0 message accepted"), "{out}");
+}
+
+/// Postfix's `smtp-source` (its SMTP load generator), installed by `scripts/test`.
+const SMTP_SOURCE: &str = "/usr/sbin/smtp-source";
+
+#[tokio::test]
+async fn postfix_smtp_source_under_load_with_pipelining() {
+    let (server, sink) = start(config()).await;
+    let target = server.local_addr().to_string();
+    // 8 parallel sessions, 100 mails of 4 KiB, several per session, with pipelining (its
+    // default when offered), two recipients each.
+    run(Command::new(SMTP_SOURCE).args([
+        "-s",
+        "8",
+        "-m",
+        "100",
+        "-l",
+        "4096",
+        "-r",
+        "2",
+        "-M",
+        "source.test",
+        "-f",
+        "load@source.test",
+        "-t",
+        "sink@camkey.test",
+        "-S",
+        "load",
+        &target,
+    ]))
+    .await;
+    let mails = sink.wait_for(100).await;
+    assert_eq!(mails.len(), 100);
+    for m in &mails {
+        assert_eq!(m.envelope.mail_from, "load@source.test");
+        assert_eq!(m.envelope.rcpt_to.len(), 2);
+        let text = String::from_utf8_lossy(&m.message);
+        assert!(text.contains("Subject: load\r\n"), "{text}");
+        assert!(m.message.len() >= 4096, "{}", m.message.len());
+    }
+    // Messages over the announced SIZE are refused; smtp-source reports the failure.
+    let mut big = Command::new(SMTP_SOURCE);
+    big.args(["-m", "1", "-l", &(MAX_MESSAGE * 2).to_string(), &target])
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), big.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success(), "an oversized mail was accepted");
+    assert_eq!(sink.mailbox.len(), 100, "nothing more was delivered");
+    server.shutdown().await.unwrap();
 }

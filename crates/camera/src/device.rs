@@ -1,0 +1,230 @@
+//! The camera as a device: power, boot, run, and the reset button (DESIGN §1 step 2,
+//! S7, S8).
+//!
+//! A [`Device`] owns one camera's life: while the power is off nothing answers; at power
+//! on it boots for the model's boot time (divided by the lab's time scale; zero on a real
+//! camera, whose boot has already happened) with its web page and API down and the button
+//! not watched; then it serves, and the init window (S8) opens. While it runs, the reset
+//! button held for the model's hold time wipes every user setting in one atomic save
+//! ([`Core::factory_reset`](crate::core::Core::factory_reset)) and reboots it,
+//! uninitialized. Cutting the power drops everything in RAM; the flash is whatever the
+//! last atomic save left (S7).
+
+use crate::hardware::{ButtonLine, ButtonTiming, LedSignal, StatusLed, watch_for_reset};
+use crate::server::{Camera, CameraConfig, Listeners};
+use camkey_proto::clock::Clock;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What the device is doing (the lab's hardware API reports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerState {
+    /// No power.
+    Off,
+    /// Powered, booting: nothing answers yet.
+    Booting,
+    /// Serving.
+    Running,
+    /// Factory reset under way (then it reboots).
+    Resetting,
+}
+
+/// How to run one device.
+pub struct DeviceConfig {
+    /// The camera it runs.
+    pub camera: CameraConfig,
+    /// Where HTTPS is served (bound at every boot).
+    pub https: SocketAddr,
+    /// Where plain HTTP (redirects) is served, if anywhere.
+    pub http: Option<SocketAddr>,
+    /// How long a boot takes.
+    pub boot_time: Duration,
+    /// The reset button's timing; `None` on models without a button.
+    pub button: Option<ButtonTiming>,
+}
+
+/// A running device.
+pub struct Device {
+    power: watch::Sender<bool>,
+    state: watch::Receiver<PowerState>,
+    quit: watch::Sender<bool>,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+enum Ended {
+    PowerOff,
+    Quit,
+    Reset,
+}
+
+impl Device {
+    /// Starts the device, powered or not. `button` is its reset button's line (none on
+    /// models without one); `clock` the raw wall clock its camera reads.
+    pub fn spawn(
+        config: DeviceConfig,
+        clock: Arc<dyn Clock>,
+        button: Option<Box<dyn ButtonLine>>,
+        led: Arc<dyn StatusLed>,
+        powered: bool,
+    ) -> Device {
+        let (power, power_rx) = watch::channel(powered);
+        let (state_tx, state) = watch::channel(PowerState::Off);
+        let (quit, quit_rx) = watch::channel(false);
+        let task = tokio::spawn(run(config, clock, button, led, power_rx, state_tx, quit_rx));
+        Device {
+            power,
+            state,
+            quit,
+            task: tokio::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// Switches the power on or off.
+    pub fn set_power(&self, on: bool) {
+        self.power.send_replace(on);
+    }
+
+    /// Whether the power is on.
+    pub fn powered(&self) -> bool {
+        *self.power.borrow()
+    }
+
+    /// What the device is doing now.
+    pub fn state(&self) -> PowerState {
+        *self.state.borrow()
+    }
+
+    /// Waits until the device is in `state` (at most `limit`); whether it got there.
+    pub async fn wait_for(&self, state: PowerState, limit: Duration) -> bool {
+        let mut rx = self.state.clone();
+        tokio::time::timeout(limit, rx.wait_for(|s| *s == state))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stops the device: a running camera shuts down cleanly.
+    pub async fn stop(&self) {
+        self.quit.send_replace(true);
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds the camera's listeners, retrying for a while (the previous boot's sockets may
+/// still be closing).
+async fn bind(config: &DeviceConfig) -> Option<Listeners> {
+    for attempt in 0..50 {
+        let https = std::net::TcpListener::bind(config.https);
+        let http = config.http.map(std::net::TcpListener::bind).transpose();
+        match (https, http) {
+            (Ok(https), Ok(http)) => return Some(Listeners { https, http }),
+            (Err(e), _) | (_, Err(e)) => {
+                if attempt == 0 {
+                    tracing::warn!("camera listeners: {e}; retrying");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    tracing::error!("camera listeners could not be bound: the camera stays dark");
+    None
+}
+
+async fn run(
+    config: DeviceConfig,
+    clock: Arc<dyn Clock>,
+    mut button: Option<Box<dyn ButtonLine>>,
+    led: Arc<dyn StatusLed>,
+    mut power: watch::Receiver<bool>,
+    state: watch::Sender<PowerState>,
+    mut quit: watch::Receiver<bool>,
+) {
+    let serial = config.camera.https_base.clone();
+    loop {
+        state.send_replace(PowerState::Off);
+        led.show(LedSignal::Off);
+        tokio::select! {
+            r = power.wait_for(|on| *on) => if r.is_err() { return },
+            _ = quit.wait_for(|q| *q) => return,
+        }
+        // Powered: boot, run, and reboot after a reset, until the power goes.
+        loop {
+            state.send_replace(PowerState::Booting);
+            led.show(LedSignal::Booting);
+            tracing::info!(camera = %serial, "booting ({:?})", config.boot_time);
+            tokio::select! {
+                _ = tokio::time::sleep(config.boot_time) => {}
+                _ = power.wait_for(|on| !*on) => break,
+                _ = quit.wait_for(|q| *q) => return,
+            }
+            let camera = match bind(&config).await {
+                Some(listeners) => {
+                    Camera::start(config.camera.clone(), listeners, clock.clone()).await
+                }
+                None => Err(crate::server::CameraError::Io(std::io::Error::other(
+                    "listeners not bound",
+                ))),
+            };
+            let camera = match camera {
+                Ok(c) => c,
+                Err(e) => {
+                    // A camera that cannot start stays booting (its LED says so) until
+                    // the power is cycled.
+                    tracing::error!(camera = %serial, "cannot start: {e}");
+                    tokio::select! {
+                        _ = power.wait_for(|on| !*on) => break,
+                        _ = quit.wait_for(|q| *q) => return,
+                    }
+                }
+            };
+            state.send_replace(PowerState::Running);
+            led.show(LedSignal::Running);
+            tracing::info!(camera = %serial, "running");
+            let watch_button = async {
+                match (button.as_deref_mut(), config.button) {
+                    (Some(line), Some(timing)) => {
+                        match watch_for_reset(line, timing, led.as_ref()).await {
+                            Ok(()) => {}
+                            Err(e) => {
+                                tracing::error!("{e}; the reset button is not watched");
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                    }
+                    _ => std::future::pending::<()>().await,
+                }
+            };
+            let ended = tokio::select! {
+                _ = power.wait_for(|on| !*on) => Ended::PowerOff,
+                _ = quit.wait_for(|q| *q) => Ended::Quit,
+                _ = watch_button => Ended::Reset,
+            };
+            match ended {
+                Ended::PowerOff => {
+                    camera.power_cut().await;
+                    break;
+                }
+                Ended::Quit => {
+                    camera.stop().await;
+                    return;
+                }
+                Ended::Reset => {
+                    state.send_replace(PowerState::Resetting);
+                    led.show(LedSignal::Resetting);
+                    if let Err(e) = camera.core().factory_reset("button") {
+                        // The old state is intact (the save is atomic): reboot into it.
+                        tracing::error!(camera = %serial, "factory reset failed: {e}");
+                    } else {
+                        tracing::warn!(camera = %serial, "factory reset by button: rebooting uninitialized");
+                    }
+                    camera.power_cut().await;
+                }
+            }
+        }
+    }
+}
