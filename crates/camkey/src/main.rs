@@ -499,6 +499,10 @@ fn camera(a: CameraArgs) -> Result<()> {
             Arc::new(camkey_camera::hardware::LogLed),
             true,
         );
+        if let Err(e) = device.started().await {
+            device.stop().await;
+            anyhow::bail!("the camera could not start: {e}");
+        }
         tracing::info!(serial = %identity.factory.serial, model = %model.name, "camera serving on {https_base}/");
         shutdown_signal().await;
         device.stop().await;

@@ -552,3 +552,80 @@ fn lab_hardware_boots_power_cycles_and_resets_by_button() {
     assert!(text.contains("factory reset by button at "), "{text}");
     assert_eq!(lab.stop(), 0);
 }
+
+#[test]
+fn camera_refuses_a_missing_button_chip_and_damaged_state_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let keys = t.join("keys");
+    assert_eq!(run(&["keygen", "--dir", keys.to_str().unwrap()]).0, 0);
+    let master = keys.join("master.key");
+    let provision = |model: &str, dir: &str| {
+        let (code, _, err) = run(&[
+            "provision",
+            "--master-key",
+            master.to_str().unwrap(),
+            "--model",
+            model,
+            "--serial",
+            &format!("{model}-C0001"),
+            "--dir",
+            t.join(dir).to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    };
+    provision("IPC4K15", "bullet");
+    provision("IPC4T8", "turret");
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let camera = |factory: &str, data: &str, extra: &[&str]| {
+        let https = port();
+        let mut args = vec![
+            "camera",
+            "--factory",
+            factory,
+            "--data",
+            data,
+            "--https",
+            &https,
+            "--http",
+            "none",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let bullet = t.join("bullet");
+    let turret = t.join("turret");
+    let flash = t.join("flash");
+    let (code, _, err) = camera(
+        bullet.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-chip", "/dev/gpiochip-none", "--button-line", "3"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("/dev/gpiochip-none line 3"), "{err}");
+    let (code, _, err) = camera(
+        turret.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-chip", "/dev/gpiochip0", "--button-line", "3"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("has no reset button"), "{err}");
+    let (code, _, _) = camera(
+        bullet.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-line", "3"],
+    );
+    assert_eq!(code, 2, "a line without a chip is bad usage");
+    // A damaged state file: the camera says so and exits instead of staying dark.
+    std::fs::create_dir_all(&flash).unwrap();
+    std::fs::write(flash.join("state.json"), b"{\"version\": 1, \"garbage\"").unwrap();
+    let (code, _, err) = camera(bullet.to_str().unwrap(), flash.to_str().unwrap(), &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("could not start"), "{err}");
+}
