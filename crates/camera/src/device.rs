@@ -51,6 +51,7 @@ pub struct DeviceConfig {
 pub struct Device {
     power: watch::Sender<bool>,
     state: watch::Receiver<PowerState>,
+    failure: watch::Receiver<Option<String>>,
     quit: watch::Sender<bool>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -74,10 +75,18 @@ impl Device {
         let (power, power_rx) = watch::channel(powered);
         let (state_tx, state) = watch::channel(PowerState::Off);
         let (quit, quit_rx) = watch::channel(false);
-        let task = tokio::spawn(run(config, clock, button, led, power_rx, state_tx, quit_rx));
+        let (failure_tx, failure) = watch::channel(None);
+        let signals = Signals {
+            power: power_rx,
+            state: state_tx,
+            failure: failure_tx,
+            quit: quit_rx,
+        };
+        let task = tokio::spawn(run(config, clock, button, led, signals));
         Device {
             power,
             state,
+            failure,
             quit,
             task: tokio::sync::Mutex::new(Some(task)),
         }
@@ -104,6 +113,20 @@ impl Device {
         tokio::time::timeout(limit, rx.wait_for(|s| *s == state))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until the camera serves (`Ok`) or could not start (`Err`, why: e.g. its
+    /// factory data or state is damaged, or its ports are taken).
+    pub async fn started(&self) -> Result<(), String> {
+        let mut state = self.state.clone();
+        let mut failure = self.failure.clone();
+        tokio::select! {
+            _ = state.wait_for(|s| *s == PowerState::Running) => Ok(()),
+            f = failure.wait_for(|f| f.is_some()) => Err(f
+                .ok()
+                .and_then(|f| f.clone())
+                .unwrap_or_else(|| "the device stopped".into())),
+        }
     }
 
     /// Stops the device: a running camera shuts down cleanly.
@@ -135,15 +158,31 @@ async fn bind(config: &DeviceConfig) -> Option<Listeners> {
     None
 }
 
+/// The device task's side of the [`Device`] handle.
+struct Signals {
+    /// The power switch.
+    power: watch::Receiver<bool>,
+    /// What the device is doing.
+    state: watch::Sender<PowerState>,
+    /// Why the camera could not start, if it could not.
+    failure: watch::Sender<Option<String>>,
+    /// Set to stop the task.
+    quit: watch::Receiver<bool>,
+}
+
 async fn run(
     config: DeviceConfig,
     clock: Arc<dyn Clock>,
     mut button: Option<Box<dyn ButtonLine>>,
     led: Arc<dyn StatusLed>,
-    mut power: watch::Receiver<bool>,
-    state: watch::Sender<PowerState>,
-    mut quit: watch::Receiver<bool>,
+    signals: Signals,
 ) {
+    let Signals {
+        mut power,
+        state,
+        failure,
+        mut quit,
+    } = signals;
     let serial = config.camera.https_base.clone();
     loop {
         state.send_replace(PowerState::Off);
@@ -176,12 +215,14 @@ async fn run(
                     // A camera that cannot start stays booting (its LED says so) until
                     // the power is cycled.
                     tracing::error!(camera = %serial, "cannot start: {e}");
+                    failure.send_replace(Some(e.to_string()));
                     tokio::select! {
                         _ = power.wait_for(|on| !*on) => break,
                         _ = quit.wait_for(|q| *q) => return,
                     }
                 }
             };
+            failure.send_replace(None);
             state.send_replace(PowerState::Running);
             led.show(LedSignal::Running);
             tracing::info!(camera = %serial, "running");

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -218,6 +219,18 @@ struct CameraArgs {
     /// Minutes after start-up during which network initialization is open.
     #[arg(long, default_value_t = 30)]
     init_window_minutes: u64,
+    /// GPIO chip of the reset button, e.g. /dev/gpiochip0 (none: no button is watched).
+    #[arg(long, requires = "button_line")]
+    button_chip: Option<PathBuf>,
+    /// Line offset of the reset button on that chip.
+    #[arg(long, requires = "button_chip")]
+    button_line: Option<u32>,
+    /// The button drives the line high when pressed (default: low, with a pull-up).
+    #[arg(long)]
+    button_active_high: bool,
+    /// Debounce period of the button line, in milliseconds.
+    #[arg(long, default_value_t = 30)]
+    button_debounce_ms: u64,
 }
 
 #[cfg(feature = "factory")]
@@ -584,17 +597,55 @@ fn camera(a: CameraArgs) -> Result<()> {
             ..Default::default()
         },
     };
+    // Claim the ports now, so a busy one is an error here rather than a dark camera.
+    let https_addr = https.local_addr()?;
+    let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
+    drop((https, http));
+    let identity = camkey_camera::load_identity(&config.factory_dir)?;
+    let model = identity.factory.model_info();
     runtime()?.block_on(async move {
-        let cam = camkey_camera::Camera::start(
-            config,
-            camkey_camera::Listeners { https, http },
+        let button: Option<Box<dyn camkey_camera::hardware::ButtonLine>> =
+            match (&a.button_chip, a.button_line) {
+                (Some(chip), Some(line)) => {
+                    if !model.reset_button.present {
+                        anyhow::bail!("the {} has no reset button to watch", model.name);
+                    }
+                    Some(Box::new(camkey_camera::gpio::GpioButton::open(
+                        &camkey_camera::gpio::GpioButtonConfig {
+                            chip: chip.clone(),
+                            line,
+                            active_low: !a.button_active_high,
+                            debounce: Duration::from_millis(a.button_debounce_ms),
+                        },
+                    )?))
+                }
+                _ => None,
+            };
+        let timing = camkey_camera::hardware::ButtonTiming {
+            debounce: Duration::from_millis(a.button_debounce_ms),
+            ..camkey_camera::hardware::ButtonTiming::for_model(model.reset_hold_secs, 1)
+        };
+        // On a real camera the boot has happened by the time this runs.
+        let device = camkey_camera::device::Device::spawn(
+            camkey_camera::device::DeviceConfig {
+                camera: config,
+                https: https_addr,
+                http: http_addr,
+                boot_time: Duration::ZERO,
+                button: button.is_some().then_some(timing),
+            },
             Arc::new(camkey_camera::clock::SystemClock::default()),
-        )
-        .await?;
-        let d = cam.core().device_info();
-        tracing::info!(serial = %d.serial, model = %d.model, initialized = d.initialized, "camera serving on {https_base}/");
+            button,
+            Arc::new(camkey_camera::hardware::LogLed),
+            true,
+        );
+        if let Err(e) = device.started().await {
+            device.stop().await;
+            anyhow::bail!("the camera could not start: {e}");
+        }
+        tracing::info!(serial = %identity.factory.serial, model = %model.name, "camera serving on {https_base}/");
         shutdown_signal().await;
-        cam.stop().await;
+        device.stop().await;
         Ok(())
     })
 }

@@ -449,3 +449,196 @@ fn lab_reset_by_mail_to_the_automated_address() {
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
     assert_eq!(lab.stop(), 0);
 }
+
+/// The simulated hardware's state word.
+fn hw_state(http: &reqwest::blocking::Client, hw: &str) -> String {
+    let v: Value = http.get(hw).send().unwrap().json().unwrap();
+    v["state"].as_str().unwrap().to_string()
+}
+
+/// Waits (up to 30 s) until the hardware reports `state`; the states seen on the way.
+fn wait_hw(http: &reqwest::blocking::Client, hw: &str, state: &str) -> Vec<String> {
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        let s = hw_state(http, hw);
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        if s == state {
+            return seen;
+        }
+        assert!(Instant::now() < end, "never {state}: saw {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn hw_post(http: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = http.post(url).json(&body).send().unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn lab_hardware_boots_power_cycles_and_resets_by_button() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lab, m) = Lab::start(tmp.path(), &[]);
+    let http = client(m["device_ca"].as_str().unwrap());
+    let cams = m["cameras"].as_array().unwrap();
+    let cam = &cams[0];
+    assert_eq!(cam["model"], "IPC4K15");
+    let hw = cam["hardware"].as_str().unwrap();
+    let api = cam["api"].as_str().unwrap();
+    // Booting first (3 minutes / 60), with the web page and API down, then running.
+    let v: Value = http.get(hw).send().unwrap().json().unwrap();
+    assert_eq!(v["power"], true);
+    assert_eq!(v["state"], "booting", "{v}");
+    assert!(http.get(format!("{api}/device")).send().is_err());
+    wait_hw(&http, hw, "running");
+    let dev = wait_device(&http, api);
+    assert_eq!(dev["reset_button"]["present"], true);
+    init_camera(&http, api);
+
+    // Models without a button: 404. Bad requests: a clear error.
+    let turret = cams.iter().find(|c| c["model"] == "IPC4T8").unwrap();
+    let (st, body) = hw_post(
+        &http,
+        &format!("{}/button", turret["hardware"].as_str().unwrap()),
+        json!({"pressed": true}),
+    );
+    assert_eq!(st, 404);
+    assert_eq!(body["error"]["code"], "no_button");
+    let (st, body) = hw_post(&http, &format!("{hw}/button"), json!({"pressed": "yes"}));
+    assert_eq!(st, 400, "{body}");
+    assert!(body["error"]["message"].as_str().is_some());
+    let r = http.post(format!("{hw}/power")).body("on").send().unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(
+        hw_state(&http, hw),
+        "running",
+        "bad requests changed nothing"
+    );
+
+    // Power cycle: off means nothing answers; on means a boot; the flash survives.
+    let (st, v) = hw_post(&http, &format!("{hw}/power"), json!({"on": false}));
+    assert_eq!(st, 200);
+    assert_eq!(v["power"], false);
+    wait_hw(&http, hw, "off");
+    assert!(http.get(format!("{api}/device")).send().is_err());
+    hw_post(&http, &format!("{hw}/power"), json!({"on": true}));
+    let seen = wait_hw(&http, hw, "running");
+    assert!(seen.contains(&"booting".to_string()), "{seen:?}");
+    assert_eq!(wait_device(&http, api)["initialized"], true);
+
+    // A short press does nothing; a hold of the model's time (15 s / 60) resets.
+    hw_post(&http, &format!("{hw}/button"), json!({"pressed": true}));
+    std::thread::sleep(Duration::from_millis(60));
+    hw_post(&http, &format!("{hw}/button"), json!({"pressed": false}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(hw_state(&http, hw), "running");
+    assert_eq!(wait_device(&http, api)["initialized"], true);
+    hw_post(&http, &format!("{hw}/button"), json!({"pressed": true}));
+    let seen = wait_hw(&http, hw, "booting");
+    hw_post(&http, &format!("{hw}/button"), json!({"pressed": false}));
+    assert!(
+        seen.contains(&"resetting".to_string()) || seen.last() == Some(&"booting".to_string()),
+        "{seen:?}"
+    );
+    wait_hw(&http, hw, "running");
+    assert_eq!(wait_device(&http, api)["initialized"], false);
+    // The reset's audit entry survives: the new owner sees it.
+    init_camera(&http, api);
+    let token: Value = http
+        .post(format!("{api}/login"))
+        .json(&json!({"username": "admin", "password": "tulip-harbor-quietly-42"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let audit: Value = http
+        .get(format!("{api}/audit"))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let text = audit.to_string();
+    assert!(text.contains("factory reset by button at "), "{text}");
+    assert_eq!(lab.stop(), 0);
+}
+
+#[test]
+fn camera_refuses_a_missing_button_chip_and_damaged_state_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let keys = t.join("keys");
+    assert_eq!(run(&["keygen", "--dir", keys.to_str().unwrap()]).0, 0);
+    let master = keys.join("master.key");
+    let provision = |model: &str, dir: &str| {
+        let (code, _, err) = run(&[
+            "provision",
+            "--master-key",
+            master.to_str().unwrap(),
+            "--model",
+            model,
+            "--serial",
+            &format!("{model}-C0001"),
+            "--dir",
+            t.join(dir).to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    };
+    provision("IPC4K15", "bullet");
+    provision("IPC4T8", "turret");
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let camera = |factory: &str, data: &str, extra: &[&str]| {
+        let https = port();
+        let mut args = vec![
+            "camera",
+            "--factory",
+            factory,
+            "--data",
+            data,
+            "--https",
+            &https,
+            "--http",
+            "none",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let bullet = t.join("bullet");
+    let turret = t.join("turret");
+    let flash = t.join("flash");
+    let (code, _, err) = camera(
+        bullet.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-chip", "/dev/gpiochip-none", "--button-line", "3"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("/dev/gpiochip-none line 3"), "{err}");
+    let (code, _, err) = camera(
+        turret.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-chip", "/dev/gpiochip0", "--button-line", "3"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("has no reset button"), "{err}");
+    let (code, _, _) = camera(
+        bullet.to_str().unwrap(),
+        flash.to_str().unwrap(),
+        &["--button-line", "3"],
+    );
+    assert_eq!(code, 2, "a line without a chip is bad usage");
+    // A damaged state file: the camera says so and exits instead of staying dark.
+    std::fs::create_dir_all(&flash).unwrap();
+    std::fs::write(flash.join("state.json"), b"{\"version\": 1, \"garbage\"").unwrap();
+    let (code, _, err) = camera(bullet.to_str().unwrap(), flash.to_str().unwrap(), &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("could not start"), "{err}");
+}

@@ -879,3 +879,56 @@ async fn a_reset_mail_for_a_factory_address_camera_opens_a_case_and_tells_its_nu
         "{told}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vendor_site_has_a_reset_guide_per_model() {
+    let v = Vendor::start(free_port());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let get = async |path: &str| {
+        let r = client
+            .get(format!("http://{}{path}", v.http))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let index = get("/guides").await;
+    let bullet = get("/guides/IPC4K15").await;
+    let dome = get("/guides/ipc4k15d").await;
+    let ptz = get("/guides/IPC4PTZ25").await;
+    let nope = get("/guides/NOPE%3Cscript%3E").await;
+    assert_eq!(index.0, 200);
+    for m in camkey_proto::catalogue::CATALOGUE {
+        assert!(
+            index.1.contains(&format!("/guides/{}", m.name)),
+            "{}",
+            m.name
+        );
+    }
+    assert_eq!(bullet.0, 200);
+    for needle in [
+        "<svg",
+        "RESET (bottom compartment)",
+        "not covered by the limited warranty",
+        "not on carpet",
+        "hand-driven screwdriver or Allen key",
+        "PoE (or 12 V DC)",
+        "about 3 minutes",
+        "hold it for 15 seconds",
+        "eraser on a pencil",
+        "fingernail",
+    ] {
+        assert!(
+            bullet.1.contains(needle),
+            "no {needle:?} in the bullet guide"
+        );
+    }
+    assert_eq!(dome.0, 200);
+    assert!(dome.1.contains("near the image sensor"));
+    assert_eq!(ptz.0, 200);
+    assert!(ptz.1.contains("factory servicing") && ptz.1.contains("Tech Support Form"));
+    assert!(!ptz.1.contains("<ol class=\"steps\">"));
+    assert_eq!(nope.0, 404);
+    assert!(!nope.1.contains("<script>"));
+}

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`catalogue`]: the camera models we ship and what each can do.
+//! - [`guides`]: each model's reset guide (the camera's help page and the vendor's site).
 //! - [`factory`]: a camera's read-only factory data, serial and setup-code formats.
 //! - [`keys`]: the vendor master key and the per-device key derived from it (S1).
 //! - [`clock`]: the two clocks of the design (wall and elapsed) as a trait, and a manual
@@ -23,6 +24,7 @@ pub mod code;
 pub mod crockford;
 mod docs;
 pub mod factory;
+pub mod guides;
 pub mod keys;
 pub mod orders;
 pub mod policy;

@@ -36,6 +36,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/reset", get(reset_page).post(reset_form))
+        .route("/guides", get(guides_index))
+        .route("/guides/{model}", get(guide_page))
         .route("/api/reset-requests", post(reset_api))
         .merge(crate::portal::routes())
         .route("/static/reset.js", get(|| static_file("text/javascript", include_str!("../static/reset.js"))))
@@ -123,6 +125,50 @@ async fn home(State(st): State<AppState>) -> Response {
             support: st.reset.support_address.clone(),
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "guides.html")]
+struct GuidesPage {
+    models: &'static [camkey_proto::catalogue::Model],
+}
+
+async fn guides_index() -> Response {
+    render(
+        StatusCode::OK,
+        &GuidesPage {
+            models: camkey_proto::catalogue::CATALOGUE,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "guide.html")]
+struct GuidePage {
+    guide: camkey_proto::guides::ResetGuide,
+    support: String,
+}
+
+/// A model's reset guide; unknown models get a 404 page pointing at the list.
+async fn guide_page(
+    State(st): State<AppState>,
+    axum::extract::Path(model): axum::extract::Path<String>,
+) -> Response {
+    match camkey_proto::catalogue::model(&model) {
+        Some(m) => render(
+            StatusCode::OK,
+            &GuidePage {
+                guide: camkey_proto::guides::reset_guide(m),
+                support: st.reset.support_address.clone(),
+            },
+        ),
+        None => render(
+            StatusCode::NOT_FOUND,
+            &GuidesPage {
+                models: camkey_proto::catalogue::CATALOGUE,
+            },
+        ),
+    }
 }
 
 #[derive(Template)]

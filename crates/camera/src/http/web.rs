@@ -585,9 +585,7 @@ struct HelpPage {
     c: Chrome,
     web_reset: bool,
     reset_address: String,
-    button_present: bool,
-    button_location: String,
-    hold_secs: u64,
+    guide: camkey_proto::guides::ResetGuide,
 }
 
 async fn help_page(State(st): State<AppState>) -> Response {
@@ -599,9 +597,7 @@ async fn help_page(State(st): State<AppState>) -> Response {
             c: chrome(&st.core),
             web_reset: m.web_reset,
             reset_address: f.reset_address.clone(),
-            button_present: m.reset_button.present,
-            button_location: m.reset_button.location.into(),
-            hold_secs: m.reset_hold_secs,
+            guide: camkey_proto::guides::reset_guide(m),
         },
     )
 }

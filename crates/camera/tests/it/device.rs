@@ -195,3 +195,28 @@ async fn power_off_drops_ram_and_keeps_flash() {
     assert_eq!(st, 200);
     dev.stop().await;
 }
+
+#[tokio::test]
+async fn the_help_page_carries_the_models_reset_guide() {
+    for (model, button) in [("IPC4K15", true), ("IPC4K15D", true), ("IPC4T8", false)] {
+        let cam = TestCamera::start(model).await;
+        let r = cam
+            .client()
+            .get(format!("{}/help", cam.base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<svg"), "{model}: no drawing");
+        let m = camkey_proto::catalogue::model(model).unwrap();
+        if button {
+            assert!(html.contains(m.reset_button.location), "{model}");
+        }
+        assert_eq!(html.contains("hold it for 15 seconds"), button, "{model}");
+        assert_eq!(html.contains("not on carpet"), button, "{model}");
+        if !button {
+            assert!(html.contains("no reset button you can reach"), "{model}");
+        }
+    }
+}

@@ -3,8 +3,10 @@
 //! and is never "initialized without a password".
 //!
 //! The writer is this same test binary, re-executed to run [`torture_child`] (ignored in
-//! normal runs), which initializes the camera and then changes its password and fails
-//! sign-ins as fast as it can: every one of those is a durable state change.
+//! normal runs), which initializes the camera and then changes its password, fails
+//! sign-ins and, every few rounds, factory-resets it (as the held button does) as fast as
+//! it can: every one of those is a durable state change. A cut camera is never half
+//! reset: uninitialized means every user setting is the factory default.
 
 use camkey_camera::core::{Core, CoreConfig, CoreError};
 use camkey_camera::state::UserState;
@@ -67,6 +69,9 @@ async fn torture_child() {
             Err(e) => panic!("{e}"),
         }
         let _ = core.login("admin", "not-the-password", src).await;
+        if rng.gen_range(0..4) == 0 {
+            core.factory_reset("button").unwrap();
+        }
     }
 }
 
@@ -84,7 +89,7 @@ fn power_cut_leaves_old_or_new_state() {
     let exe = std::env::current_exe().unwrap();
     let store = AtomicFile::new(&tmp.path().join("flash"), "state.json").unwrap();
     let mut rng = rand::thread_rng();
-    let (mut uninitialized, mut initialized, mut last_generation) = (0, 0, 0);
+    let (mut uninitialized, mut initialized, mut last_generation, mut resets) = (0, 0, 0, 0);
     const CUTS: usize = 200;
     for _ in 0..CUTS {
         let mut child = Command::new(&exe)
@@ -129,15 +134,32 @@ fn power_cut_leaves_old_or_new_state() {
                         "the password on flash is one of the two the writer set"
                     );
                 } else {
-                    assert!(s.accounts.is_empty());
+                    // Never half reset: every user setting is the factory default, and a
+                    // reset's audit entry is there.
+                    let wiped = s.factory_reset();
+                    assert_eq!(
+                        UserState {
+                            elapsed_at_save: s.elapsed_at_save,
+                            ..s.clone()
+                        },
+                        UserState {
+                            elapsed_at_save: s.elapsed_at_save,
+                            ..wiped
+                        },
+                        "an uninitialized camera kept user settings"
+                    );
+                    if s.audit.iter().any(|e| e.event == "factory_reset") {
+                        resets += 1;
+                    }
                     uninitialized += 1;
                 }
             }
         }
     }
     eprintln!(
-        "{CUTS} power cuts: {uninitialized} found uninitialized, {initialized} initialized; {last_generation} durable changes"
+        "{CUTS} power cuts: {uninitialized} found uninitialized ({resets} after a factory reset), {initialized} initialized; {last_generation} durable changes"
     );
+    assert!(resets > 0, "some cuts landed after a factory reset");
     assert_eq!(uninitialized + initialized, CUTS);
     assert!(
         initialized > 0 && last_generation > 50,
