@@ -162,6 +162,7 @@ def test_agent_releases_the_code_to_the_orders_customer(context, page: Page, lab
     expect(agent.locator("#serial")).to_contain_text("from the camera's own challenge")
     expect(agent.locator("#orders")).to_contain_text(right)
     expect(agent.locator("#guide")).to_have_attribute("href", f"/guides/{cam.model}")
+    assert agent.request.get(lab.vendor_url + f"guides/{cam.model}").status == 200
 
     # A wrong order is refused; nothing is mailed.
     before = len(customer_codes(lab))
@@ -312,6 +313,10 @@ def test_portal_forms_need_the_csrf_token(context, page: Page, lab: Lab):
     assert resp.status == 200
     expect(owner.locator("#fee")).to_have_text("49.00 EUR")
     expect(owner.locator("#guide")).to_have_attribute("href", "/guides/IPC4PTZ25")
+    with owner.expect_navigation():
+        owner.click("#guide")
+    assert owner.url.endswith("/guides/IPC4PTZ25"), owner.url
+    owner.go_back()
     assert api(lab, "GET", f"/api/cases/{case}", token=token)[1]["state"] == "fee_proposed"
     resp = submit(owner, "#approve")
     assert resp.status == 200
