@@ -356,14 +356,7 @@ impl Lab {
             }));
             let listener = to_tokio(inbox_http, dir)?;
             let app = inbox::app(inbox.clone(), smtp_addr);
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
-            }));
+            tasks.push(serve_http(listener, app, stop_rx.clone()));
         }
         let default_smtp = lab_smtp(opts, smtp_addr);
 
@@ -466,14 +459,7 @@ impl Lab {
             });
             let listener = to_tokio(hw, dir)?;
             let app = hardware::app(sim.clone());
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
-            }));
+            tasks.push(serve_http(listener, app, stop_rx.clone()));
             cameras.push(sim);
         }
 
@@ -481,14 +467,7 @@ impl Lab {
             manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile, &staff);
         let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone(), hardware::panel(cameras.clone()));
-        let mut rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
-        }));
+        tasks.push(serve_http(listener, app, stop_rx.clone()));
         manifest.write(dir)?;
         Ok(Lab {
             cameras,
@@ -522,6 +501,21 @@ impl Lab {
             let _ = t.await;
         }
     }
+}
+
+/// Serves `app` on `listener` until the lab stops.
+fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    })
 }
 
 fn https_base(ip: IpAddr, port: u16) -> String {
