@@ -176,6 +176,10 @@ struct ServeArgs {
     /// DNS resolver for the DMARC check, IP:PORT (default: the system's).
     #[arg(long)]
     dns: Option<SocketAddr>,
+    /// A front MTA trusted to name the original client with XFORWARD (e.g. Postfix on
+    /// 127.0.0.1 with `smtp_send_xforward_command = yes`); repeatable.
+    #[arg(long = "xforward-from")]
+    xforward_from: Vec<std::net::IpAddr>,
 }
 
 #[cfg(feature = "vendor")]
@@ -553,6 +557,7 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", a.http)),
+        xforward_from: a.xforward_from.clone(),
         dmarc: match (a.dmarc, a.dns) {
             (DmarcMode::Off, _) => camkey_vendor::Dmarc::Off,
             (DmarcMode::On, None) => camkey_vendor::Dmarc::System,

@@ -276,6 +276,7 @@ mod tests {
         let env = Envelope {
             client: "127.0.0.1:1".parse().unwrap(),
             helo: "x".into(),
+            forwarded_by: None,
             mail_from: "cam@example.com".into(),
             rcpt_to: vec!["owner@example.com".into()],
             tls: false,

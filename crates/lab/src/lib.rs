@@ -379,6 +379,7 @@ impl Lab {
                 public_url: format!("http://{vendor_addr}"),
                 // The lab's senders have no DNS to be checked against (S5: off in the lab).
                 dmarc: camkey_vendor::Dmarc::Off,
+                xforward_from: Vec::new(),
             };
             let listeners = camkey_vendor::Listeners {
                 http: to_tokio(vendor_http, dir)?,

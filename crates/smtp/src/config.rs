@@ -32,6 +32,10 @@ pub struct Config {
     pub data_timeout: Duration,
     /// With a TLS configuration, `STARTTLS` is advertised and supported.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Clients trusted to tell, with Postfix's `XFORWARD`, who the original client was
+    /// (a front MTA on loopback). Only they see it in the EHLO reply; anyone else who
+    /// tries it is refused. Empty: nobody.
+    pub xforward_from: Vec<std::net::IpAddr>,
 }
 
 /// A configuration that cannot work.
@@ -58,6 +62,7 @@ impl Config {
             max_errors: 20,
             command_timeout: Duration::from_secs(5 * 60),
             data_timeout: Duration::from_secs(10 * 60),
+            xforward_from: Vec::new(),
             tls: None,
         }
     }

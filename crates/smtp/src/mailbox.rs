@@ -101,6 +101,7 @@ mod tests {
         Envelope {
             client: SocketAddr::from(([127, 0, 0, 1], 1)),
             helo: "h".into(),
+            forwarded_by: None,
             mail_from: "a@b".into(),
             rcpt_to: vec!["c@d".into()],
             tls: false,

@@ -25,6 +25,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::{debug, info};
 
+/// Decodes xtext (RFC 3461 §4): `+XX` is the byte with hex value XX.
+fn xtext_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What the server loop must do next.
 #[derive(Debug)]
 pub(crate) enum Step {
@@ -60,9 +78,20 @@ pub(crate) struct Session {
     client: SocketAddr,
     tls: bool,
     helo: Option<String>,
+    /// What a trusted front MTA said of the original client (`XFORWARD`), for the next
+    /// transaction.
+    forwarded: Forwarded,
     transaction: Option<Transaction>,
     errors: usize,
     input: Input,
+}
+
+/// The `XFORWARD` attributes that matter here (Postfix's XFORWARD_README).
+#[derive(Debug, Default, Clone)]
+struct Forwarded {
+    addr: Option<std::net::IpAddr>,
+    port: Option<u16>,
+    helo: Option<String>,
 }
 
 impl Session {
@@ -74,10 +103,16 @@ impl Session {
             client,
             tls: false,
             helo: None,
+            forwarded: Forwarded::default(),
             transaction: None,
             errors: 0,
             input: Input::Commands(LineBuffer::default()),
         }
+    }
+
+    /// Whether this client may use `XFORWARD`.
+    fn may_xforward(&self) -> bool {
+        self.config.xforward_from.contains(&self.client.ip())
     }
 
     /// The 220 greeting.
@@ -143,6 +178,7 @@ impl Session {
     pub(crate) fn tls_started(&mut self) {
         self.tls = true;
         self.helo = None;
+        self.forwarded = Forwarded::default();
         self.transaction = None;
         self.input = Input::Commands(LineBuffer::default());
     }
@@ -151,6 +187,7 @@ impl Session {
         let Some(tx) = self.transaction.take() else {
             return Step::Reply(Reply::new(503, "5.5.1", "no transaction"));
         };
+        self.forwarded = Forwarded::default();
         match message {
             Ok(message) => Step::Deliver(tx.envelope, message),
             Err(TooBig { size }) => {
@@ -203,6 +240,10 @@ impl Session {
         if std::str::from_utf8(content).is_err() {
             return self.fail(500, "5.5.2", "command is not valid UTF-8");
         }
+        if content.len() >= 9 && content[..9].eq_ignore_ascii_case(b"XFORWARD ") {
+            // Checked as UTF-8 above.
+            return self.xforward(&String::from_utf8_lossy(&content[9..]));
+        }
         let mut bytes = line.iter();
         let request = match Request::parse(&mut bytes) {
             Ok(request) => request,
@@ -217,6 +258,7 @@ impl Session {
             Request::Data => self.data(),
             Request::Rset => {
                 self.transaction = None;
+                self.forwarded = Forwarded::default();
                 Step::Reply(Reply::new(250, "2.0.0", "reset"))
             }
             Request::Noop { .. } => Step::Reply(Reply::new(250, "2.0.0", "OK")),
@@ -276,9 +318,62 @@ impl Session {
         }
     }
 
+    /// `XFORWARD attr=value ...` from a trusted front MTA: who the original client was.
+    /// Values are xtext; `[UNAVAILABLE]` and `[TEMPUNAVAIL]` mean unknown.
+    fn xforward(&mut self, attrs: &str) -> Step {
+        if !self.may_xforward() {
+            return self.fail(550, "5.7.0", "XFORWARD is not allowed from this client");
+        }
+        if self.helo.is_none() {
+            return self.fail(503, "5.5.1", "send EHLO first");
+        }
+        if self.transaction.is_some() {
+            return self.fail(503, "5.5.1", "XFORWARD is not allowed inside a transaction");
+        }
+        let mut next = self.forwarded.clone();
+        for attr in attrs.split(' ').filter(|a| !a.is_empty()) {
+            let Some((name, value)) = attr.split_once('=') else {
+                return self.fail(501, "5.5.4", "XFORWARD wants NAME=value attributes");
+            };
+            let Some(value) = xtext_decode(value) else {
+                return self.fail(501, "5.5.4", "bad xtext in XFORWARD");
+            };
+            let known = !matches!(value.as_str(), "[UNAVAILABLE]" | "[TEMPUNAVAIL]");
+            match name.to_ascii_uppercase().as_str() {
+                "ADDR" => {
+                    next.addr = None;
+                    if known {
+                        let ip = value.strip_prefix("IPV6:").unwrap_or(&value);
+                        match ip.parse() {
+                            Ok(ip) => next.addr = Some(ip),
+                            Err(_) => {
+                                return self.fail(501, "5.5.4", "bad ADDR in XFORWARD");
+                            }
+                        }
+                    }
+                }
+                "PORT" => {
+                    next.port = None;
+                    if known {
+                        match value.parse() {
+                            Ok(p) => next.port = Some(p),
+                            Err(_) => return self.fail(501, "5.5.4", "bad PORT in XFORWARD"),
+                        }
+                    }
+                }
+                "HELO" => next.helo = known.then_some(value),
+                "NAME" | "PROTO" | "IDENT" | "SOURCE" => {}
+                _ => return self.fail(501, "5.5.4", "unknown XFORWARD attribute"),
+            }
+        }
+        self.forwarded = next;
+        Step::Reply(Reply::new(250, "2.0.0", "OK"))
+    }
+
     fn hello(&mut self, host: Cow<'_, str>, extended: bool) -> Step {
         self.helo = Some(host.into_owned());
         self.transaction = None;
+        self.forwarded = Forwarded::default();
         let name = &self.config.hostname;
         if !extended {
             return Step::Reply(Reply::plain(250, name));
@@ -294,6 +389,9 @@ impl Session {
         ];
         if self.config.tls.is_some() && !self.tls {
             lines.push("STARTTLS");
+        }
+        if self.may_xforward() {
+            lines.push("XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE");
         }
         lines.push("HELP");
         Step::Reply(Reply::lines(250, None, lines))
@@ -327,9 +425,19 @@ impl Session {
         if let Some(step) = self.refuse_address(&from.address, smtputf8, "5.1.7") {
             return step;
         }
+        let f = &self.forwarded;
+        let (client, helo, forwarded_by) = match f.addr {
+            Some(ip) => (
+                SocketAddr::new(ip, f.port.unwrap_or(0)),
+                f.helo.clone().unwrap_or(helo),
+                Some(self.client),
+            ),
+            None => (self.client, helo, None),
+        };
         let envelope = Envelope {
-            client: self.client,
+            client,
             helo,
+            forwarded_by,
             mail_from: from.address.into_owned(),
             rcpt_to: Vec::new(),
             tls: self.tls,

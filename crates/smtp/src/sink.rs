@@ -15,10 +15,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Who sent a message, and to whom, as the client told us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// The client's address.
+    /// The client's address; for a message relayed by a trusted front MTA with
+    /// `XFORWARD`, the original client's (port 0 if it was not given).
     pub client: SocketAddr,
-    /// The name the client gave in `EHLO` or `HELO`.
+    /// The name the client gave in `EHLO` or `HELO` (or the original one, forwarded).
     pub helo: String,
+    /// The trusted front MTA that forwarded `client` and `helo` with `XFORWARD`, if one did.
+    pub forwarded_by: Option<SocketAddr>,
     /// The reverse-path, without angle brackets; empty for the null sender `<>`.
     pub mail_from: String,
     /// The accepted forward-paths, without angle brackets, in order.

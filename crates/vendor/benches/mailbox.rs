@@ -86,6 +86,7 @@ async fn run() {
         relay: Some(relay_cfg),
         public_url: "http://127.0.0.1".into(),
         dmarc: camkey_vendor::Dmarc::Off,
+        xforward_from: Vec::new(),
     };
     tokio::spawn(camkey_vendor::serve(
         config,

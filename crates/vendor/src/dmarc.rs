@@ -239,6 +239,7 @@ pub(crate) mod tests {
         Envelope {
             client: "127.0.0.1:40000".parse().unwrap(),
             helo: "mx.sender.example".into(),
+            forwarded_by: None,
             mail_from: mail_from.into(),
             rcpt_to: vec!["reset@vendor.example".into()],
             tls: false,

@@ -55,6 +55,9 @@ pub struct VendorConfig {
     pub public_url: String,
     /// The DMARC-alignment check on reset-mail requesters (on in production).
     pub dmarc: Dmarc,
+    /// Front MTAs (e.g. Postfix on loopback) trusted to name the original client with
+    /// `XFORWARD`, so the DMARC check and the per-requester limits see the real sender.
+    pub xforward_from: Vec<std::net::IpAddr>,
 }
 
 /// Whether and how the reset mailbox checks its requesters' DMARC alignment.
@@ -124,6 +127,7 @@ pub async fn serve(
         };
         let mut smtp = camkey_smtp::Config::new("reset-mailbox");
         smtp.max_message_bytes = intake::MAX_MAIL_BYTES;
+        smtp.xforward_from = config.xforward_from.clone();
         let sink = Arc::new(mailbox::ResetMailbox {
             reset: reset.clone(),
             reset_address: config.reset_address.clone(),

@@ -169,6 +169,7 @@ mod tests {
         Envelope {
             client: "127.0.0.1:2525".parse().unwrap(),
             helo: "client.example".into(),
+            forwarded_by: None,
             mail_from: "someone@example.org".into(),
             rcpt_to: vec!["reset@vendor.example".into()],
             tls: false,
@@ -293,6 +294,19 @@ mod tests {
         assert_eq!(v, Verdict::Accept);
         assert_eq!(
             store.mails_to_since("me@owner.example", 0).await.unwrap(),
+            1
+        );
+        // Behind a front MTA, the forwarded original client counts: the bank's own server
+        // (192.0.2.1, in its SPF) relayed through Postfix on loopback passes.
+        let relayed = Envelope {
+            client: "192.0.2.1:0".parse().unwrap(),
+            forwarded_by: Some("127.0.0.1:2525".parse().unwrap()),
+            ..env("clerk@bank.example")
+        };
+        let v = m.handle(&relayed, &mail("clerk@bank.example")).await;
+        assert_eq!(v, Verdict::Accept);
+        assert_eq!(
+            store.mails_to_since("clerk@bank.example", 0).await.unwrap(),
             1
         );
     }

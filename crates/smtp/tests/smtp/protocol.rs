@@ -356,3 +356,89 @@ async fn starttls_without_tls_configured_is_not_offered() {
     drop(c);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn xforward_from_a_trusted_front_mta_names_the_original_client() {
+    let mut cfg = config();
+    cfg.xforward_from = vec!["127.0.0.1".parse().unwrap()];
+    let (server, sink) = start(cfg).await;
+    let mut c = Client::greeted(server.local_addr()).await;
+    c.send("EHLO postfix.test\r\n").await;
+    let ehlo = c.expect(250).await;
+    assert!(
+        ehlo.lines.iter().any(|l| l.starts_with("XFORWARD ")),
+        "{ehlo:?}"
+    );
+    // Postfix sends its attributes in more than one command, xtext-encoded.
+    c.send("XFORWARD NAME=mx.sender.example ADDR=192.0.2.7 PORT=40123\r\n")
+        .await;
+    assert_eq!(c.expect(250).await.text(), "2.0.0 OK");
+    c.send("XFORWARD PROTO=ESMTP HELO=mx+2Esender.example SOURCE=REMOTE IDENT=[UNAVAILABLE]\r\n")
+        .await;
+    c.expect(250).await;
+    // Bad attributes: a clear error, and what was forwarded stays.
+    for bad in [
+        "XFORWARD ADDR=not-an-ip",
+        "XFORWARD PORT=99999",
+        "XFORWARD FOO=1",
+        "XFORWARD ADDR",
+        "XFORWARD HELO=+ZZ",
+    ] {
+        c.send(format!("{bad}\r\n")).await;
+        assert_eq!(c.expect(501).await.code, 501, "{bad}");
+    }
+    c.send("MAIL FROM:<a@sender.example>\r\nRCPT TO:<reset@camkey.test>\r\n")
+        .await;
+    c.expect(250).await;
+    c.expect(250).await;
+    // Not inside a transaction.
+    c.send("XFORWARD ADDR=198.51.100.1\r\n").await;
+    c.expect(503).await;
+    c.send("DATA\r\n").await;
+    c.expect(354).await;
+    c.send("Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    c.expect(250).await;
+    // The next transaction starts without the forwarded attributes.
+    c.send("MAIL FROM:<b@sender.example>\r\nRCPT TO:<reset@camkey.test>\r\nDATA\r\n")
+        .await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(354).await;
+    c.send("Subject: y\r\n\r\nhi\r\n.\r\n").await;
+    c.expect(250).await;
+    let mails = sink.wait_for(2).await;
+    let first = &mails[0].envelope;
+    assert_eq!(first.client, "192.0.2.7:40123".parse().unwrap());
+    assert_eq!(first.helo, "mx.sender.example");
+    assert_eq!(
+        first.forwarded_by.map(|a| a.ip()),
+        Some("127.0.0.1".parse().unwrap())
+    );
+    let second = &mails[1].envelope;
+    assert!(second.client.ip().is_loopback());
+    assert_eq!(second.helo, "postfix.test");
+    assert_eq!(second.forwarded_by, None);
+}
+
+#[tokio::test]
+async fn xforward_from_anyone_else_is_refused_and_not_offered() {
+    let (server, sink) = start(config()).await;
+    let mut c = Client::greeted(server.local_addr()).await;
+    c.send("EHLO raw.test\r\n").await;
+    let ehlo = c.expect(250).await;
+    assert!(!ehlo.lines.iter().any(|l| l.starts_with("XFORWARD")));
+    c.send("XFORWARD ADDR=192.0.2.7 HELO=forged.example\r\n")
+        .await;
+    assert_eq!(c.expect(550).await.code, 550);
+    c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<owner@example.test>\r\nDATA\r\n")
+        .await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(354).await;
+    c.send("Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    c.expect(250).await;
+    let mails = sink.wait_for(1).await;
+    assert!(mails[0].envelope.client.ip().is_loopback());
+    assert_eq!(mails[0].envelope.helo, "raw.test");
+    assert_eq!(mails[0].envelope.forwarded_by, None);
+}
