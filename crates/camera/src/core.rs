@@ -150,7 +150,7 @@ pub struct Outgoing {
     /// Plain-text body.
     pub body: String,
     /// What it is, for the audit log (e.g. `reset_notice`).
-    pub purpose: &'static str,
+    pub purpose: String,
 }
 
 /// The camera's core.
@@ -161,8 +161,8 @@ pub struct Core {
     inner: Mutex<Inner>,
     hasher: Hasher,
     config: CoreConfig,
-    /// Background mail (notices); `None` until a runtime attached a worker.
-    outbox: Mutex<Option<tokio::sync::mpsc::Sender<Outgoing>>>,
+    /// Wakes the mail worker when a notice is waiting.
+    mail_wake: tokio::sync::Notify,
 }
 
 impl Core {
@@ -195,7 +195,7 @@ impl Core {
             }),
             hasher: Hasher::default(),
             config,
-            outbox: Mutex::new(None),
+            mail_wake: tokio::sync::Notify::new(),
         }))
     }
 

@@ -142,17 +142,18 @@ impl Camera {
             None => None,
         };
 
-        // Background mail (notices): a few tries with backoff, outcome in the audit log.
-        let (outbox, mut queue) = tokio::sync::mpsc::channel::<crate::core::Outgoing>(32);
-        core.attach_outbox(outbox);
+        // Background mail (notices): waiting on flash until sent, retried with backoff,
+        // outcomes in the audit log. Notices saved before a power cut go out now.
         let mail_core = core.clone();
         let mailer = tokio::spawn(async move {
-            while let Some(mail) = queue.recv().await {
-                for wait in [5, 30, 0] {
-                    if mail_core.deliver(&mail).await.is_ok() || wait == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
+            let mut boot = true;
+            loop {
+                let next = mail_core.send_pending_mail(boot).await;
+                boot = false;
+                let wait = next.unwrap_or(Duration::from_secs(3600));
+                tokio::select! {
+                    _ = mail_core.mail_wake().notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         });

@@ -82,6 +82,29 @@ pub struct StoredEmailCode {
     pub created_elapsed: u64,
 }
 
+/// A notice waiting to go out. It is saved with the change it tells of (a recovery, an
+/// address change), so no power cut between the two loses it (S6, S7).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingMail {
+    /// Identity (random), to remove it once sent.
+    pub id: u64,
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// What it is, for the audit log (e.g. `reset_notice`).
+    pub purpose: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Camera elapsed ms before which it is not tried again.
+    pub next_try_elapsed: u64,
+}
+
+/// Notices kept waiting at most (the oldest is dropped, with an audit entry).
+pub const PENDING_MAIL_MAX: usize = 8;
+
 /// Everything the owner set, and what must survive a reboot.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserState {
@@ -125,6 +148,9 @@ pub struct UserState {
     /// by updates, kept by factory resets.
     #[serde(default)]
     pub firmware_floor: u32,
+    /// Notices not sent yet, oldest first (at most [`PENDING_MAIL_MAX`]).
+    #[serde(default)]
+    pub pending_mail: Vec<PendingMail>,
 }
 
 impl Default for UserState {
@@ -147,6 +173,7 @@ impl Default for UserState {
             challenges: Vec::new(),
             email_codes: Vec::new(),
             firmware_floor: 0,
+            pending_mail: Vec::new(),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::*;
 use crate::mail;
-use crate::state::{StoredChallenge, StoredEmailCode};
+use crate::state::{PENDING_MAIL_MAX, PendingMail, StoredChallenge, StoredEmailCode};
 use camkey_proto::api::QuestionAnswer;
 use camkey_proto::challenge::{self, Challenge, Recovery};
 use camkey_proto::code::{self, CodeError};
@@ -146,34 +146,105 @@ impl Core {
         }
     }
 
-    /// Attaches the background mail queue (a runtime is needed to run its worker).
-    pub fn attach_outbox(&self, tx: tokio::sync::mpsc::Sender<Outgoing>) {
-        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    /// What the mail worker waits on: woken when a notice is queued.
+    pub fn mail_wake(&self) -> &tokio::sync::Notify {
+        &self.mail_wake
     }
 
-    /// Queues a background mail (notices). Never blocks; a full queue drops the mail
-    /// with an audit entry.
-    fn queue_mail(&self, g: &mut Inner, mail: Outgoing) {
-        let sent = self
-            .outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|tx| tx.try_send(mail.clone()).is_ok());
-        if !sent {
+    /// Queues a notice in `next`, the state about to be saved with the change it tells of;
+    /// beyond [`PENDING_MAIL_MAX`] the oldest waiting notice is dropped, with an audit entry.
+    fn queue_notice(&self, next: &mut UserState, mail: Outgoing) {
+        next.pending_mail.push(PendingMail {
+            id: rand::random(),
+            to: mail.to,
+            subject: mail.subject,
+            body: mail.body,
+            purpose: mail.purpose,
+            attempts: 0,
+            next_try_elapsed: 0,
+        });
+        while next.pending_mail.len() > PENDING_MAIL_MAX {
+            let old = next.pending_mail.remove(0);
             let e = self.entry(
-                &g.state,
+                next,
                 "mail_dropped",
                 None,
                 None,
                 format!(
-                    "{} to {} could not be queued",
-                    mail.purpose,
-                    mail::mask(&mail.to)
+                    "{} to {}: too many notices waiting",
+                    old.purpose,
+                    mail::mask(&old.to)
                 ),
             );
-            let _ = self.record(g, |s| s.push_audit(e));
+            next.push_audit(e);
         }
+    }
+
+    /// Sends every waiting notice that is due, or every one with `all` (at boot: notices
+    /// saved before a power cut go out then; the worker calls it again when woken). A failed one is tried again
+    /// later (30 s, 2 min, 10 min, then hourly), at most [`MAIL_ATTEMPTS`] times. Returns how long
+    /// until the next one is due, if any waits.
+    pub async fn send_pending_mail(&self, all: bool) -> Option<std::time::Duration> {
+        let now = if all {
+            u64::MAX
+        } else {
+            self.clock.elapsed_ms()
+        };
+        let due: Vec<PendingMail> = self
+            .lock()
+            .state
+            .pending_mail
+            .iter()
+            .filter(|m| m.next_try_elapsed <= now)
+            .cloned()
+            .collect();
+        for m in due {
+            let out = Outgoing {
+                to: m.to.clone(),
+                subject: m.subject.clone(),
+                body: m.body.clone(),
+                purpose: m.purpose.clone(),
+            };
+            let ok = self.deliver(&out).await.is_ok();
+            let mut g = self.lock();
+            let now = self.clock.elapsed_ms();
+            let give_up = !ok && m.attempts + 1 >= MAIL_ATTEMPTS;
+            let dropped = give_up.then(|| {
+                self.entry(
+                    &g.state,
+                    "mail_dropped",
+                    None,
+                    None,
+                    format!(
+                        "{} to {}: not sent after {MAIL_ATTEMPTS} attempts",
+                        m.purpose,
+                        mail::mask(&m.to)
+                    ),
+                )
+            });
+            let _ = self.record(&mut g, |s| {
+                let Some(i) = s.pending_mail.iter().position(|p| p.id == m.id) else {
+                    return;
+                };
+                if ok || give_up {
+                    s.pending_mail.remove(i);
+                } else {
+                    let p = &mut s.pending_mail[i];
+                    p.attempts += 1;
+                    p.next_try_elapsed = now + retry_after_ms(p.attempts);
+                }
+                if let Some(e) = dropped {
+                    s.push_audit(e);
+                }
+            });
+        }
+        let g = self.lock();
+        let now = self.clock.elapsed_ms();
+        g.state
+            .pending_mail
+            .iter()
+            .map(|m| std::time::Duration::from_millis(m.next_try_elapsed.saturating_sub(now)))
+            .min()
     }
 
     /// Sends a queued mail (called by the worker) and records the outcome.
@@ -351,10 +422,7 @@ impl Core {
             detail,
         );
         next.push_audit(entry);
-        let notify = next.recovery_email.clone();
-        self.commit(&mut g, next)?;
-        g.sessions.revoke_all();
-        if let Some(to) = notify {
+        if let Some(to) = next.recovery_email.clone() {
             let when = format_wall(self.clock.wall_ms());
             let body = format!(
                 "The admin password of your camera {} (serial {}) was reset.\n\n\
@@ -370,16 +438,20 @@ impl Core {
                 "Camera {} {}: the admin password was reset",
                 self.factory.model, self.factory.serial
             );
-            self.queue_mail(
-                &mut g,
+            self.queue_notice(
+                &mut next,
                 Outgoing {
                     to,
                     subject,
                     body,
-                    purpose: "reset_notice",
+                    purpose: "reset_notice".into(),
                 },
             );
         }
+        // The notice is saved with the recovery: no power cut can separate them.
+        self.commit(&mut g, next)?;
+        g.sessions.revoke_all();
+        self.mail_wake.notify_one();
         Ok(())
     }
 
@@ -792,7 +864,6 @@ impl Core {
             format!("recovery address changed to {shown}; live recovery challenges ended"),
         );
         next.push_audit(e);
-        self.commit(&mut g, next)?;
         if let Some(old) = old {
             let body = format!(
                 "The recovery address of your camera {} (serial {}) was changed to {shown} at {} from {source}.\n\n\
@@ -807,16 +878,18 @@ impl Core {
                 "Camera {} {}: recovery address changed",
                 self.factory.model, self.factory.serial
             );
-            self.queue_mail(
-                &mut g,
+            self.queue_notice(
+                &mut next,
                 Outgoing {
                     to: old,
                     subject,
                     body,
-                    purpose: "address_change_notice",
+                    purpose: "address_change_notice".into(),
                 },
             );
         }
+        self.commit(&mut g, next)?;
+        self.mail_wake.notify_one();
         Ok(())
     }
 
@@ -931,7 +1004,7 @@ impl Core {
                 self.factory.model, self.factory.serial
             ),
             body,
-            purpose: "test_mail",
+            purpose: "test_mail".into(),
         };
         self.deliver(&mail).await?;
         Ok(mail::mask(&to))
@@ -952,5 +1025,18 @@ impl Core {
             Err(CoreError::BadCredentials { locked }) => Err(CoreError::WrongPassword { locked }),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Attempts at a notice before it is dropped (with an audit entry).
+pub const MAIL_ATTEMPTS: u32 = 10;
+
+/// How long after failed attempt `n` (1, 2, ...) a notice is tried again.
+fn retry_after_ms(n: u32) -> u64 {
+    match n {
+        1 => 30_000,
+        2 => 120_000,
+        3 => 600_000,
+        _ => 3_600_000,
     }
 }

@@ -348,3 +348,64 @@ async fn saving_smtp_again_keeps_the_stored_password() {
     let b: serde_json::Value = r.json().await.unwrap();
     assert_eq!(code_of(&b), "setting_invalid");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_notice_waits_on_flash_through_a_power_cut() {
+    let inbox = Inbox::start(None).await;
+    let port = inbox.server.local_addr().port();
+    let mut cam = TestCamera::start("IPC4K15").await;
+    let (st, _) = cam
+        .post(
+            "/init",
+            json!({"password": GOOD_PASSWORD, "recovery_email": "owner@example.com",
+                "security_questions": [{"question": "First pet's name?", "answer": "Rex the Dog"}]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    cam.use_inbox(&inbox, "none").await;
+    // The mail server goes down; the owner recovers by the questions.
+    inbox.server.shutdown().await.unwrap();
+    let (st, b) = cam
+        .post(
+            "/recovery/questions",
+            json!({"answers": ["rex the dog"], "new_password": NEW}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    // The notice could not go out: it waits on flash, saved with the recovery.
+    let data_dir = cam.data_dir();
+    let flash = || {
+        camkey_camera::store::AtomicFile::new(&data_dir, "state.json")
+            .unwrap()
+            .load::<camkey_camera::state::UserState>()
+            .unwrap()
+            .unwrap()
+    };
+    let waiting = flash().pending_mail;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].purpose, "reset_notice");
+    assert_eq!(waiting[0].to, "owner@example.com");
+    // Power cut (RAM gone), the mail server back on the same port: it goes out at boot.
+    let mailbox = Arc::new(Mailbox::new(10));
+    let _server = Server::start(
+        ([127, 0, 0, 1], port).into(),
+        Config::new("inbox.test"),
+        mailbox.clone(),
+    )
+    .await
+    .unwrap();
+    cam.power_cycle().await;
+    let mails = mailbox
+        .wait_for(1, Duration::from_secs(20))
+        .await
+        .expect("the notice went out after the reboot");
+    assert!(text(&mails[0]).contains("was reset"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !flash().pending_mail.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting on flash"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
