@@ -313,6 +313,16 @@ impl Core {
         }
     }
 
+    /// Records something the hardware saw (e.g. a reset button released too soon) in the
+    /// audit log.
+    pub fn record_hardware_event(&self, event: &str, detail: String) {
+        let mut g = self.lock();
+        let e = self.entry(&g.state, event, None, None, detail);
+        if let Err(err) = self.record(&mut g, |s| s.push_audit(e)) {
+            tracing::warn!("cannot record {event}: {err}");
+        }
+    }
+
     /// Factory reset (the button held, or a technician): one atomic save of the wiped
     /// state with an audit entry that survives, then every session ends. `how` says what
     /// asked for it (`button`), for the audit log.

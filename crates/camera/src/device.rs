@@ -229,7 +229,18 @@ async fn run(
             let watch_button = async {
                 match (button.as_deref_mut(), config.button) {
                     (Some(line), Some(timing)) => {
-                        match watch_for_reset(line, timing, led.as_ref()).await {
+                        let core = camera.core().clone();
+                        let short_hold = move |held: Duration| {
+                            core.record_hardware_event(
+                                "reset_button_short",
+                                format!(
+                                    "reset button held {:.1} s, less than the {} s a reset takes: nothing done",
+                                    held.as_secs_f64(),
+                                    timing.hold.as_secs_f64()
+                                ),
+                            );
+                        };
+                        match watch_for_reset(line, timing, led.as_ref(), &short_hold).await {
                             Ok(()) => {}
                             Err(e) => {
                                 tracing::error!("{e}; the reset button is not watched");

@@ -94,11 +94,13 @@ async fn settle(
 
 /// Watches the button while the camera runs; returns when a press has been held for
 /// `timing.hold` (the caller then resets). A button already held when watching starts
-/// (pressed during boot) must be released first: a press during boot is ignored.
+/// (pressed during boot) must be released first: a press during boot is ignored. Each
+/// shorter hold is reported to `short_hold` (how long it lasted), which may record it.
 pub async fn watch_for_reset(
     line: &mut dyn ButtonLine,
     timing: ButtonTiming,
     led: &dyn StatusLed,
+    short_hold: &(dyn Fn(Duration) + Send + Sync),
 ) -> Result<(), HardwareError> {
     if line.pressed()? {
         tracing::info!("reset button held since boot: ignored until released");
@@ -121,11 +123,14 @@ pub async fn watch_for_reset(
             Ok(r) => {
                 r?;
                 led.show(LedSignal::Running);
+                // The release was confirmed one debounce period after it happened.
+                let held = started.elapsed();
                 tracing::info!(
-                    held_ms = (started.elapsed() + timing.debounce).as_millis() as u64,
+                    held_ms = held.as_millis() as u64,
                     need_ms = timing.hold.as_millis() as u64,
                     "reset button released too soon: nothing done"
                 );
+                short_hold(held);
             }
         }
     }
@@ -240,7 +245,7 @@ mod tests {
     ) -> tokio::task::JoinHandle<tokio::time::Instant> {
         let mut line = hand.line();
         let task = tokio::spawn(async move {
-            watch_for_reset(&mut line, TIMING, led.as_ref())
+            watch_for_reset(&mut line, TIMING, led.as_ref(), &|_| {})
                 .await
                 .unwrap();
             tokio::time::Instant::now()
@@ -274,7 +279,17 @@ mod tests {
     async fn a_short_hold_does_nothing() {
         let hand = sim_button();
         let led = Arc::new(SimLed::default());
-        let task = watch(&hand, led.clone()).await;
+        let holds = Arc::new(Mutex::new(Vec::new()));
+        let seen = holds.clone();
+        let mut line = hand.line();
+        let watcher_led = led.clone();
+        let task = tokio::spawn(async move {
+            let report = move |d: Duration| seen.lock().unwrap().push(d.as_millis());
+            watch_for_reset(&mut line, TIMING, watcher_led.as_ref(), &report)
+                .await
+                .unwrap();
+        });
+        sleep_ms(100).await;
         for hold in [100, 5_000, 14_000] {
             hand.set(true);
             sleep_ms(hold).await;
@@ -284,6 +299,12 @@ mod tests {
             assert_eq!(led.signal(), LedSignal::Running);
         }
         task.abort();
+        // Each short hold was reported, with its length (to the debounce period).
+        let holds = holds.lock().unwrap().clone();
+        assert_eq!(holds.len(), 3, "{holds:?}");
+        for (got, want) in holds.iter().zip([100u128, 5_000, 14_000]) {
+            assert!(got.abs_diff(want) <= 40, "{got} vs {want}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

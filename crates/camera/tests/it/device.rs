@@ -104,6 +104,9 @@ async fn holding_the_button_wipes_user_settings_and_reboots_uninitialized() {
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(dev.state(), PowerState::Running);
     assert!(flash(&cam).initialized());
+    let short = flash(&cam).audit.back().unwrap().clone();
+    assert_eq!(short.event, "reset_button_short", "{short:?}");
+    assert!(short.detail.contains("held 10.0 s"), "{}", short.detail);
 
     // 15 seconds: LED, reset, reboot.
     hand.set(true);
