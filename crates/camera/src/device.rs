@@ -37,14 +37,73 @@ pub enum PowerState {
 pub struct DeviceConfig {
     /// The camera it runs.
     pub camera: CameraConfig,
-    /// Where HTTPS is served (bound at every boot).
-    pub https: SocketAddr,
+    /// Where HTTPS is served: held all along, listening only while the camera runs.
+    pub https: Reserved,
     /// Where plain HTTP (redirects) is served, if anywhere.
-    pub http: Option<SocketAddr>,
+    pub http: Option<Reserved>,
     /// How long a boot takes.
     pub boot_time: Duration,
     /// The reset button's timing; `None` on models without a button.
     pub button: Option<ButtonTiming>,
+}
+
+/// A TCP port held for a camera without listening on it: connections are refused (the
+/// camera is off or booting) and no other socket, outgoing connections included, can take
+/// the port meanwhile.
+#[derive(Debug)]
+pub struct Reserved {
+    socket: Option<socket2::Socket>,
+    addr: SocketAddr,
+}
+
+impl Reserved {
+    /// Binds `addr` (port 0: any free port) without listening.
+    pub fn bind(addr: SocketAddr) -> std::io::Result<Reserved> {
+        let socket = hold(addr)?;
+        let addr = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| std::io::Error::other("not an IP socket"))?;
+        Ok(Reserved {
+            socket: Some(socket),
+            addr,
+        })
+    }
+
+    /// The address held.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts listening: the listener for the camera (the port is no longer held here).
+    fn listen(&mut self) -> std::io::Result<std::net::TcpListener> {
+        let socket = match self.socket.take() {
+            Some(s) => s,
+            None => hold(self.addr)?,
+        };
+        socket.listen(1024)?;
+        Ok(socket.into())
+    }
+
+    /// Holds the port again once the camera's listener is closed.
+    fn hold_again(&mut self) -> std::io::Result<()> {
+        if self.socket.is_none() {
+            self.socket = Some(hold(self.addr)?);
+        }
+        Ok(())
+    }
+}
+
+fn hold(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // Like std's listeners: a port whose old connections linger in TIME_WAIT can be bound.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
 }
 
 /// A running device.
@@ -138,12 +197,12 @@ impl Device {
     }
 }
 
-/// Binds the camera's listeners, retrying for a while (the previous boot's sockets may
-/// still be closing).
-async fn bind(config: &DeviceConfig) -> Option<Listeners> {
+/// Starts listening on the camera's ports, retrying for a while (the previous boot's
+/// sockets may still be closing).
+async fn bind(config: &mut DeviceConfig) -> Option<Listeners> {
     for attempt in 0..50 {
-        let https = std::net::TcpListener::bind(config.https);
-        let http = config.http.map(std::net::TcpListener::bind).transpose();
+        let https = config.https.listen();
+        let http = config.http.as_mut().map(Reserved::listen).transpose();
         match (https, http) {
             (Ok(https), Ok(http)) => return Some(Listeners { https, http }),
             (Err(e), _) | (_, Err(e)) => {
@@ -156,6 +215,21 @@ async fn bind(config: &DeviceConfig) -> Option<Listeners> {
     }
     tracing::error!("camera listeners could not be bound: the camera stays dark");
     None
+}
+
+/// Holds the camera's ports again after its listeners closed (retrying a while).
+async fn hold_ports(config: &mut DeviceConfig) {
+    for _ in 0..50 {
+        let https = config.https.hold_again();
+        let http = config.http.as_mut().map(Reserved::hold_again).transpose();
+        match (https, http) {
+            (Ok(()), Ok(_)) => return,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::debug!("holding the camera's ports: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
 }
 
 /// The device task's side of the [`Device`] handle.
@@ -171,7 +245,7 @@ struct Signals {
 }
 
 async fn run(
-    config: DeviceConfig,
+    mut config: DeviceConfig,
     clock: Arc<dyn Clock>,
     mut button: Option<Box<dyn ButtonLine>>,
     led: Arc<dyn StatusLed>,
@@ -201,7 +275,7 @@ async fn run(
                 _ = power.wait_for(|on| !*on) => break,
                 _ = quit.wait_for(|q| *q) => return,
             }
-            let camera = match bind(&config).await {
+            let camera = match bind(&mut config).await {
                 Some(listeners) => {
                     Camera::start(config.camera.clone(), listeners, clock.clone()).await
                 }
@@ -259,6 +333,7 @@ async fn run(
             match ended {
                 Ended::PowerOff => {
                     camera.power_cut().await;
+                    hold_ports(&mut config).await;
                     break;
                 }
                 Ended::Quit => {
@@ -275,6 +350,7 @@ async fn run(
                         tracing::warn!(camera = %serial, "factory reset by button: rebooting uninitialized");
                     }
                     camera.power_cut().await;
+                    hold_ports(&mut config).await;
                 }
             }
         }

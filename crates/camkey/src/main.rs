@@ -582,11 +582,18 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
 }
 
 fn camera(a: CameraArgs) -> Result<()> {
-    let https =
-        std::net::TcpListener::bind(a.https).with_context(|| format!("binding {}", a.https))?;
+    // Hold the ports now, so a busy one is an error here rather than a dark camera.
+    let hold = |addr: SocketAddr| {
+        camkey_camera::device::Reserved::bind(addr).with_context(|| format!("binding {addr}"))
+    };
+    let https = hold(a.https)?;
     let http = match a.http.as_str() {
         "none" => None,
-        addr => Some(std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?),
+        addr => {
+            Some(hold(addr.parse().with_context(|| {
+                format!("--http {addr}: not an address")
+            })?)?)
+        }
     };
     let https_base = a
         .public_url
@@ -602,10 +609,6 @@ fn camera(a: CameraArgs) -> Result<()> {
             ..Default::default()
         },
     };
-    // Claim the ports now, so a busy one is an error here rather than a dark camera.
-    let https_addr = https.local_addr()?;
-    let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
-    drop((https, http));
     let identity = camkey_camera::load_identity(&config.factory_dir)?;
     let model = identity.factory.model_info();
     runtime()?.block_on(async move {
@@ -634,8 +637,8 @@ fn camera(a: CameraArgs) -> Result<()> {
         let device = camkey_camera::device::Device::spawn(
             camkey_camera::device::DeviceConfig {
                 camera: config,
-                https: https_addr,
-                http: http_addr,
+                https,
+                http,
                 boot_time: Duration::ZERO,
                 button: button.is_some().then_some(timing),
             },

@@ -20,7 +20,7 @@ pub mod plan;
 
 use camkey_camera::CameraConfig;
 use camkey_camera::core::CoreConfig;
-use camkey_camera::device::{Device, DeviceConfig};
+use camkey_camera::device::{Device, DeviceConfig, Reserved};
 use camkey_camera::hardware::{ButtonTiming, SimLed, sim_button};
 use camkey_camera::mail::{SmtpSettings, TlsMode};
 use camkey_camera::store::AtomicFile;
@@ -318,18 +318,25 @@ impl Lab {
         plan.vendor_smtp_port = port(&vendor_smtp)?;
         let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
         plan.inbox_smtp_port = port(&inbox_smtp)?;
-        // A camera's own ports are bound here only to claim them (and check they are
-        // free): its device binds them again at every boot, and nothing answers there
-        // while it is off or booting. The hardware API answers all along.
+        // A camera's own ports are held (bound, not listening) for its device, which
+        // listens on them only while the camera runs: nothing answers there while it is
+        // off or booting, and nothing else can take them. The hardware API answers all
+        // along.
         let mut hardware_listeners = Vec::new();
+        let mut camera_ports = Vec::new();
         for cam in plan.cameras.iter_mut() {
-            let https = bind(SocketAddr::new(opts.bind, cam.https_port))?;
-            let http = bind(SocketAddr::new(opts.bind, cam.http_port))?;
+            let reserve = |port: u16| {
+                let addr = SocketAddr::new(opts.bind, port);
+                Reserved::bind(addr).map_err(|source| LabError::Bind { addr, source })
+            };
+            let https = reserve(cam.https_port)?;
+            let http = reserve(cam.http_port)?;
             let hw = bind(SocketAddr::new(opts.bind, cam.hardware_port))?;
-            cam.https_port = port(&https)?;
-            cam.http_port = port(&http)?;
+            cam.https_port = https.addr().port();
+            cam.http_port = http.addr().port();
             cam.hardware_port = port(&hw)?;
             hardware_listeners.push(hw);
+            camera_ports.push((https, http));
         }
         plan.save(dir)?;
         write_orders(dir, &plan)?;
@@ -405,7 +412,12 @@ impl Lab {
 
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
-        for (cam, hw) in plan.cameras.iter().zip(hardware_listeners) {
+        for ((cam, hw), (https, http)) in plan
+            .cameras
+            .iter()
+            .zip(hardware_listeners)
+            .zip(camera_ports)
+        {
             let factory_dir = dir.join(&cam.dir).join("factory");
             if !factory_dir.join(FACTORY_FILE).exists() {
                 let req = ProvisionRequest {
@@ -437,8 +449,8 @@ impl Lab {
             let device = Device::spawn(
                 DeviceConfig {
                     camera: config,
-                    https: SocketAddr::new(opts.bind, cam.https_port),
-                    http: Some(SocketAddr::new(opts.bind, cam.http_port)),
+                    https,
+                    http: Some(http),
                     boot_time: Duration::from_secs(model.boot_secs) / scale,
                     button: model.reset_button.present.then_some(timing),
                 },

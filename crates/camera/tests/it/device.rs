@@ -3,7 +3,7 @@
 //! 15-second hold) run on tokio's paused clock, so they take milliseconds.
 
 use crate::common::{GOOD_PASSWORD, TestCamera};
-use camkey_camera::device::{Device, DeviceConfig, PowerState};
+use camkey_camera::device::{Device, DeviceConfig, PowerState, Reserved};
 use camkey_camera::hardware::{ButtonTiming, LedSignal, SimButtonHand, SimLed, sim_button};
 use camkey_camera::state::UserState;
 use camkey_camera::store::AtomicFile;
@@ -31,8 +31,8 @@ async fn device(init: bool, powered: bool) -> (TestCamera, Device, SimButtonHand
             https_base: cam.base(),
             core: CoreConfig::default(),
         },
-        https: ([127, 0, 0, 1], cam.https_port).into(),
-        http: Some(([127, 0, 0, 1], cam.http_port).into()),
+        https: Reserved::bind(([127, 0, 0, 1], cam.https_port).into()).unwrap(),
+        http: Some(Reserved::bind(([127, 0, 0, 1], cam.http_port).into()).unwrap()),
         boot_time: BOOT,
         button: Some(ButtonTiming {
             hold: HOLD,
@@ -171,7 +171,7 @@ async fn power_off_drops_ram_and_keeps_flash() {
                 https_base: cam.base(),
                 core: CoreConfig::default(),
             },
-            https: ([127, 0, 0, 1], cam.https_port).into(),
+            https: Reserved::bind(([127, 0, 0, 1], cam.https_port).into()).unwrap(),
             http: None,
             boot_time: Duration::from_millis(20),
             button: Some(ButtonTiming {
