@@ -489,6 +489,18 @@ async fn release(v: &Vendor, token: &str, case: i64, order: &str, note: String) 
     .await
 }
 
+/// `GET /api/cases/{case}` as staff.
+async fn case_view(v: &Vendor, token: &str, case: i64) -> (u16, Value) {
+    call(
+        v,
+        reqwest::Method::GET,
+        &format!("/api/cases/{case}"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
 async fn login(v: &Vendor, user: &str, password: &str) -> String {
     let (st, b) = call(
         v,
@@ -660,14 +672,7 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
     )
     .await;
     assert_eq!((st, b["case"].as_i64()), (200, Some(case)), "{b}");
-    let (_, view) = call(
-        &v,
-        Method::GET,
-        &format!("/api/cases/{case}"),
-        Some(&agent),
-        None,
-    )
-    .await;
+    let (_, view) = case_view(&v, &agent, case).await;
     assert_eq!(view["requester_email"], "carol@example.com");
     assert_eq!(view["history"][1]["action"], "details");
 
@@ -688,14 +693,7 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
     .await;
     assert_eq!(st, 200, "{b}");
     let mallory = b["case"].as_i64().unwrap();
-    let (_, view) = call(
-        &v,
-        Method::GET,
-        &format!("/api/cases/{mallory}"),
-        Some(&agent),
-        None,
-    )
-    .await;
+    let (_, view) = case_view(&v, &agent, mallory).await;
     assert_eq!(view["serial"], "IPC4K15-V0101");
     let (st, b) = release(&v, &agent, mallory, "ORD-1", String::new()).await;
     assert_eq!(
@@ -714,14 +712,7 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
     assert_eq!((st, b["hint"].as_str()), (200, Some("c***@example.com")));
     let mails = mailbox.wait_for(1, Duration::from_secs(20)).await.unwrap();
     assert_eq!(mails[0].envelope.rcpt_to, vec!["carol@example.com"]);
-    let (_, view) = call(
-        &v,
-        Method::GET,
-        &format!("/api/cases/{case}"),
-        Some(&agent),
-        None,
-    )
-    .await;
+    let (_, view) = case_view(&v, &agent, case).await;
     assert_eq!(view["state"], "code_released");
     assert_eq!(view["orders"][0]["order_number"], "ORD-1");
     let last = view["history"].as_array().unwrap().last().unwrap().clone();
@@ -854,14 +845,7 @@ async fn a_reset_mail_for_a_factory_address_camera_opens_a_case_and_tells_its_nu
         .unwrap()
         .to_string();
     let agent = login(&v, "alice", &pw).await;
-    let (st, view) = call(
-        &v,
-        reqwest::Method::GET,
-        &format!("/api/cases/{case}"),
-        Some(&agent),
-        None,
-    )
-    .await;
+    let (st, view) = case_view(&v, &agent, case).await;
     assert_eq!(st, 200);
     assert_eq!(
         (view["source"].as_str(), view["requester_email"].as_str()),

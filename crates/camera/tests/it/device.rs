@@ -15,15 +15,33 @@ use std::time::Duration;
 const BOOT: Duration = Duration::from_secs(180);
 const HOLD: Duration = Duration::from_secs(15);
 
-/// A provisioned camera (initialized if `init`), stopped, and a device for it.
+/// A provisioned camera (initialized if `init`), stopped, and a device for it with the
+/// model's times.
 async fn device(init: bool, powered: bool) -> (TestCamera, Device, SimButtonHand, Arc<SimLed>) {
     let mut cam = TestCamera::start("IPC4K15").await;
     if init {
         cam.init().await;
     }
     cam.camera.take().unwrap().stop().await;
+    let timing = ButtonTiming {
+        hold: HOLD,
+        debounce: Duration::from_millis(30),
+    };
+    let (dev, hand, led) = spawn_device(&cam, BOOT, timing, true, powered);
+    (cam, dev, hand, led)
+}
+
+/// A device for `cam`'s (stopped) camera, on its ports, with a simulated button and LED.
+fn spawn_device(
+    cam: &TestCamera,
+    boot_time: Duration,
+    timing: ButtonTiming,
+    with_http: bool,
+    powered: bool,
+) -> (Device, SimButtonHand, Arc<SimLed>) {
     let hand = sim_button();
     let led = Arc::new(SimLed::default());
+    let hold = |port: u16| Reserved::bind(([127, 0, 0, 1], port).into()).unwrap();
     let config = DeviceConfig {
         camera: CameraConfig {
             factory_dir: cam.factory_dir(),
@@ -31,13 +49,10 @@ async fn device(init: bool, powered: bool) -> (TestCamera, Device, SimButtonHand
             https_base: cam.base(),
             core: CoreConfig::default(),
         },
-        https: Reserved::bind(([127, 0, 0, 1], cam.https_port).into()).unwrap(),
-        http: Some(Reserved::bind(([127, 0, 0, 1], cam.http_port).into()).unwrap()),
-        boot_time: BOOT,
-        button: Some(ButtonTiming {
-            hold: HOLD,
-            debounce: Duration::from_millis(30),
-        }),
+        https: hold(cam.https_port),
+        http: with_http.then(|| hold(cam.http_port)),
+        boot_time,
+        button: Some(timing),
     };
     let dev = Device::spawn(
         config,
@@ -46,7 +61,7 @@ async fn device(init: bool, powered: bool) -> (TestCamera, Device, SimButtonHand
         led.clone(),
         powered,
     );
-    (cam, dev, hand, led)
+    (dev, hand, led)
 }
 
 fn answers(cam: &TestCamera) -> bool {
@@ -162,28 +177,11 @@ async fn power_off_drops_ram_and_keeps_flash() {
     let mut cam = TestCamera::start("IPC4K15").await;
     cam.init().await;
     cam.camera.take().unwrap().stop().await;
-    let hand = sim_button();
-    let dev = Device::spawn(
-        DeviceConfig {
-            camera: CameraConfig {
-                factory_dir: cam.factory_dir(),
-                data_dir: cam.data_dir(),
-                https_base: cam.base(),
-                core: CoreConfig::default(),
-            },
-            https: Reserved::bind(([127, 0, 0, 1], cam.https_port).into()).unwrap(),
-            http: None,
-            boot_time: Duration::from_millis(20),
-            button: Some(ButtonTiming {
-                hold: Duration::from_millis(300),
-                debounce: Duration::from_millis(10),
-            }),
-        },
-        Arc::new(ManualClock::new(1_790_000_000_000)),
-        Some(Box::new(hand.line())),
-        Arc::new(SimLed::default()),
-        true,
-    );
+    let timing = ButtonTiming {
+        hold: Duration::from_millis(300),
+        debounce: Duration::from_millis(10),
+    };
+    let (dev, _hand, _led) = spawn_device(&cam, Duration::from_millis(20), timing, false, true);
     run_until(&dev, PowerState::Running).await;
     let token = cam.token().await;
     assert_eq!(cam.get("/audit", Some(&token)).await.0, 200);
