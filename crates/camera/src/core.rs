@@ -6,7 +6,8 @@
 //! runs outside the lock.
 
 use crate::clock::CameraClock;
-use crate::limits::{self, Failure, Policy, RetryAfter};
+use crate::device_cookies;
+use crate::limits::{self, Failure, Guesser, Policy, RetryAfter};
 use crate::mail::{MailError, SmtpSettings};
 use crate::passwords::{self, Hasher};
 use crate::sessions::{self, Sessions};
@@ -131,6 +132,26 @@ pub enum CoreError {
 
 /// Who is asking: the request's source address.
 pub type Source = IpAddr;
+
+/// What a client shows, besides its address, when it guesses a password or answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// Nothing.
+    None,
+    /// The value of its device cookie ([`crate::device_cookies`]), genuine or not.
+    DeviceCookie(&'a str),
+    /// It is signed in to the account already (confirming its own password).
+    Session,
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// The session token.
+    pub token: String,
+    /// The device cookie to set (the one presented, if genuine for this account).
+    pub device_cookie: Option<String>,
+}
 
 mod recovery;
 pub use recovery::{QrView, RecoveryMethods, SettingsView, qr_svg};
@@ -357,9 +378,11 @@ impl Core {
             if self.factory.model_info().setup_code_required {
                 let now = self.clock.elapsed_ms();
                 let p = self.config.limits;
+                // 40 random bits cannot be guessed: limited per source only, so nobody
+                // else's failures make the owner's real code wait (S4).
                 g.state
                     .limits
-                    .check(&p, SCOPE_INIT, ADMIN, &src, now)
+                    .check_source(SCOPE_INIT, &src, now)
                     .map_err(CoreError::RateLimited)?;
                 let typed = req.setup_code.as_deref().unwrap_or("").trim();
                 if typed.is_empty() {
@@ -388,7 +411,7 @@ impl Core {
                     );
                     self.record(&mut g, |s| {
                         s.push_audit(entry);
-                        if s.limits.fail(&p, SCOPE_INIT, ADMIN, &src, now) == Failure::LockedOut {
+                        if s.limits.fail_source(&p, SCOPE_INIT, &src, now) == Failure::LockedOut {
                             s.push_audit(lockout);
                         }
                     })?;
@@ -456,6 +479,9 @@ impl Core {
             next.time.source = Some("browser".into());
         }
         next.limits.clear_account(SCOPE_INIT, ADMIN);
+        next.device_cookie_key = Some(device_cookies::new_key());
+        next.questions_failures = 0;
+        next.questions_suspended = false;
         let detail = format!(
             "initialized; recovery address {}; {} security question(s)",
             if next.recovery_email.is_some() {
@@ -473,6 +499,33 @@ impl Core {
         Ok(())
     }
 
+    /// Who is guessing, as the limits see it: a client with a genuine device cookie of
+    /// `account`, or one signed in to it already, is limited on its own; anyone else by
+    /// its address.
+    fn guesser(
+        &self,
+        st: &UserState,
+        account: Option<&str>,
+        source: Source,
+        proof: Proof<'_>,
+    ) -> Guesser {
+        match (account, proof) {
+            (Some(acc), Proof::DeviceCookie(v)) => {
+                if let Some(key) = &st.device_cookie_key
+                    && let Some(dc) = device_cookies::verify(key, v)
+                    && dc.account == acc
+                {
+                    return Guesser::Trusted(format!("d{}", dc.id));
+                }
+            }
+            (Some(_), Proof::Session) => {
+                return Guesser::Trusted(format!("s{}", limits::source_key(source)));
+            }
+            _ => {}
+        }
+        Guesser::Untrusted(limits::source_key(source))
+    }
+
     /// Verifies `user`'s password with the limits of S4; on success returns the account.
     async fn verify_password(
         &self,
@@ -480,11 +533,11 @@ impl Core {
         password: &str,
         source: Source,
         event: &str,
+        proof: Proof<'_>,
     ) -> Result<String, CoreError> {
-        let src = limits::source_key(source);
         let p = self.config.limits;
         let _turn = self.hasher.turn().await;
-        let (key, hash) = {
+        let (key, hash, who) = {
             let g = self.lock();
             if !g.state.initialized() {
                 return Err(CoreError::NotInitialized);
@@ -493,16 +546,18 @@ impl Core {
                 .then(|| g.state.account(user))
                 .flatten()
                 .filter(|a| a.enabled);
-            // Unknown names share one bucket so that they cannot grow the table.
+            // Unknown names count each on their own, exactly as a real account would, so
+            // the limit answer tells nothing about which names exist.
             let key = account
                 .map(|a| a.name.clone())
-                .unwrap_or_else(|| "?unknown".into());
+                .unwrap_or_else(|| limits::unknown_account(user));
+            let who = self.guesser(&g.state, account.map(|a| a.name.as_str()), source, proof);
             let hash = account.map(|a| a.password_hash.clone());
             g.state
                 .limits
-                .check(&p, SCOPE_LOGIN, &key, &src, self.clock.elapsed_ms())
+                .check(&p, SCOPE_LOGIN, &key, &who, self.clock.elapsed_ms())
                 .map_err(CoreError::RateLimited)?;
-            (key, hash)
+            (key, hash, who)
         };
         // Unknown users are checked against a dummy hash: the same work, the same answer.
         let phc = hash
@@ -511,7 +566,7 @@ impl Core {
         let ok = self.hasher.verify_in_turn(password.to_string(), phc).await && hash.is_some();
         let mut g = self.lock();
         if ok {
-            g.state.limits.succeed(SCOPE_LOGIN, &key, &src);
+            g.state.limits.succeed(SCOPE_LOGIN, &key, &who);
             return Ok(key);
         }
         let shown = if user.len() <= MAX_USERNAME {
@@ -526,13 +581,17 @@ impl Core {
             Some(source),
             "wrong user name or password".into(),
         );
+        let whom = match who {
+            Guesser::Trusted(_) => "this signed-in client or device cookie",
+            Guesser::Untrusted(_) => "this source",
+        };
         let lockout = self.entry(
             &g.state,
             "locked_out",
             Some(shown),
             Some(source),
             format!(
-                "{} failed attempts: this source is locked out for {} minutes",
+                "{} failed attempts: {whom} is locked out for {} minutes",
                 p.per_source_max,
                 p.per_source_lock_ms / 60_000
             ),
@@ -540,7 +599,7 @@ impl Core {
         let now = self.clock.elapsed_ms();
         let mut locked = None;
         self.record(&mut g, |s| {
-            let outcome = s.limits.fail(&p, SCOPE_LOGIN, &key, &src, now);
+            let outcome = s.limits.fail(&p, SCOPE_LOGIN, &key, &who, now);
             s.push_audit(e1);
             if outcome == Failure::LockedOut {
                 s.push_audit(lockout);
@@ -553,27 +612,69 @@ impl Core {
         Err(CoreError::BadCredentials { locked })
     }
 
-    /// `POST /login`: returns a session token.
+    /// `POST /login` without a device cookie: returns a session token.
     pub async fn login(
         &self,
         user: &str,
         password: &str,
         source: Source,
     ) -> Result<String, CoreError> {
+        Ok(self.sign_in(user, password, source, None).await?.token)
+    }
+
+    /// `POST /login`: a session token and the device cookie to (re)set. A genuine device
+    /// cookie of this account (`device_cookie`) puts the attempt under its own limit,
+    /// out of reach of anyone else's failures (S4). An admin sign-in also switches recovery
+    /// by questions back on after [`crate::state::QUESTIONS_MAX_FAILURES`] wrong answers.
+    pub async fn sign_in(
+        &self,
+        user: &str,
+        password: &str,
+        source: Source,
+        device_cookie: Option<&str>,
+    ) -> Result<SignIn, CoreError> {
+        let proof = device_cookie.map_or(Proof::None, Proof::DeviceCookie);
         let account = self
-            .verify_password(user, password, source, "login_failed")
+            .verify_password(user, password, source, "login_failed", proof)
             .await?;
         let mut g = self.lock();
         let token = g.sessions.open(&account, self.clock.elapsed_ms());
+        let mut next = g.state.clone();
+        let key = next
+            .device_cookie_key
+            .get_or_insert_with(device_cookies::new_key)
+            .clone();
+        let cookie = device_cookie
+            .filter(|v| device_cookies::verify(&key, v).is_some_and(|d| d.account == account))
+            .map(str::to_string)
+            .or_else(|| device_cookies::issue(&key, &account));
+        if account == ADMIN && next.questions_suspended {
+            let e = self.entry(
+                &next,
+                "questions_resumed",
+                Some(&account),
+                Some(source),
+                "the owner signed in: recovery by security questions is on again".into(),
+            );
+            next.push_audit(e);
+        }
+        if account == ADMIN {
+            next.questions_suspended = false;
+            next.questions_failures = 0;
+        }
         let entry = self.entry(
-            &g.state,
+            &next,
             "login",
             Some(&account),
             Some(source),
             "signed in".into(),
         );
-        self.record(&mut g, |s| s.push_audit(entry))?;
-        Ok(token)
+        next.push_audit(entry);
+        self.commit(&mut g, next)?;
+        Ok(SignIn {
+            token,
+            device_cookie: cookie,
+        })
     }
 
     /// The account of a live session.
@@ -602,7 +703,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         self.check_password(new)?;
         match self
-            .verify_password(user, old, source, "password_change_failed")
+            .verify_password(user, old, source, "password_change_failed", Proof::Session)
             .await
         {
             Ok(_) => {}

@@ -9,6 +9,7 @@
 //! - [`state`]: the user state that lives in that document.
 //! - [`clock`]: the camera's wall and persisted elapsed clocks (DESIGN §5).
 //! - [`limits`]: rate limits without lock-out denial of service (S4).
+//! - [`device_cookies`]: cookies of clients that signed in before (OWASP device cookies).
 //! - [`passwords`]: Argon2id hashing.
 //! - [`sessions`]: sign-in sessions in RAM.
 //! - [`core`]: initialization, sign-in, password change, audit — the domain logic.
@@ -21,6 +22,7 @@
 pub mod clock;
 pub mod core;
 pub mod device;
+pub mod device_cookies;
 #[cfg(feature = "gpio")]
 pub mod gpio;
 pub mod hardware;

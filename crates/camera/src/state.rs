@@ -102,6 +102,10 @@ pub struct PendingMail {
     pub next_try_elapsed: u64,
 }
 
+/// Wrong security answers in a row (from anyone) after which recovery by questions is
+/// switched off until the owner signs in (NIST SP 800-63B: at most 100 consecutive failures).
+pub const QUESTIONS_MAX_FAILURES: u32 = 100;
+
 /// Notices kept waiting at most (the oldest is dropped, with an audit entry).
 pub const PENDING_MAIL_MAX: usize = 8;
 
@@ -151,6 +155,18 @@ pub struct UserState {
     /// Notices not sent yet, oldest first (at most [`PENDING_MAIL_MAX`]).
     #[serde(default)]
     pub pending_mail: Vec<PendingMail>,
+    /// Key of the device cookies (hex, 256 bits; [`crate::device_cookies`]): made at
+    /// initialization, wiped by a factory reset so that every earlier cookie stops counting.
+    #[serde(default)]
+    pub device_cookie_key: Option<String>,
+    /// Wrong security answers in a row, from anyone (S4: at most
+    /// [`QUESTIONS_MAX_FAILURES`]); cleared when the owner signs in or recovers.
+    #[serde(default)]
+    pub questions_failures: u32,
+    /// Recovery by questions switched off by [`QUESTIONS_MAX_FAILURES`] wrong answers in a
+    /// row, until the owner signs in.
+    #[serde(default)]
+    pub questions_suspended: bool,
 }
 
 impl Default for UserState {
@@ -174,6 +190,9 @@ impl Default for UserState {
             email_codes: Vec::new(),
             firmware_floor: 0,
             pending_mail: Vec::new(),
+            device_cookie_key: None,
+            questions_failures: 0,
+            questions_suspended: false,
         }
     }
 }
@@ -208,7 +227,7 @@ impl UserState {
 
     /// The state after a factory reset (ETSI EN 303 645 5.11): every user setting gone
     /// (accounts, recovery address, questions, SMTP, network, time, limits, challenges,
-    /// codes), what must survive kept: the audit log and the firmware security-version
+    /// codes, the device-cookie key), what must survive kept: the audit log and the firmware security-version
     /// floor. The generation keeps counting, so the reset is a change like any other.
     pub fn factory_reset(&self) -> UserState {
         UserState {

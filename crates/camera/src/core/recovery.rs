@@ -9,7 +9,9 @@
 
 use super::*;
 use crate::mail;
-use crate::state::{PENDING_MAIL_MAX, PendingMail, StoredChallenge, StoredEmailCode};
+use crate::state::{
+    PENDING_MAIL_MAX, PendingMail, QUESTIONS_MAX_FAILURES, StoredChallenge, StoredEmailCode,
+};
 use camkey_proto::api::QuestionAnswer;
 use camkey_proto::challenge::{self, Challenge, Recovery};
 use camkey_proto::code::{self, CodeError};
@@ -47,6 +49,9 @@ pub struct RecoveryMethods {
     pub methods: Vec<&'static str>,
     /// Whether this model offers "Forgot password?" at all.
     pub web_reset: bool,
+    /// Whether recovery by questions is switched off by too many wrong answers in a row
+    /// (until the owner signs in).
+    pub questions_suspended: bool,
     /// What to do next, in plain words.
     pub message: String,
 }
@@ -289,15 +294,22 @@ impl Core {
         let m = self.factory.model_info();
         let mut methods = Vec::new();
         if m.web_reset {
-            if st.questions_enabled && !st.questions.is_empty() {
+            if st.questions_enabled && !st.questions.is_empty() && !st.questions_suspended {
                 methods.push("questions");
             }
-            if st.recovery_email.is_some() && self.smtp(st).is_some() && st.smtp_ok != Some(false) {
+            // A failed send is temporary (a mail server down for a moment, or a request
+            // made to fail): the method stays offered (issue: one failed send hid it).
+            if st.recovery_email.is_some() && self.smtp(st).is_some() {
                 methods.push("email");
             }
             methods.push("qr");
         }
-        let message = if m.web_reset {
+        let suspended = st.questions_suspended && st.questions_enabled && !st.questions.is_empty();
+        let message = if m.web_reset && suspended {
+            format!(
+                "Choose a way to prove you own this camera. Each one ends with choosing a new admin password. Security questions are switched off: someone gave {QUESTIONS_MAX_FAILURES} wrong answers in a row. The owner was told; they come back when the owner signs in."
+            )
+        } else if m.web_reset {
             "Choose a way to prove you own this camera. Each one ends with choosing a new admin password.".into()
         } else {
             format!(
@@ -308,6 +320,7 @@ impl Core {
         RecoveryMethods {
             methods,
             web_reset: m.web_reset,
+            questions_suspended: m.web_reset && suspended,
             message,
         }
     }
@@ -320,6 +333,9 @@ impl Core {
             return Ok(());
         }
         Err(CoreError::MethodUnavailable(match method {
+            "questions" if self.lock().state.questions_suspended => {
+                "Security questions are switched off after 100 wrong answers in a row; the owner was told, and they come back when the owner signs in. Choose another way on the Forgot password page."
+            }
             "questions" => {
                 "Security questions are not set or switched off on this camera: choose another way on the Forgot password page."
             }
@@ -332,8 +348,9 @@ impl Core {
         }))
     }
 
-    /// Counts a failed guess in `scope`; returns the lock it started, if any.
-    fn guess_failed(
+    /// Counts a failed guess at a code in `scope` (per source only: codes cannot be
+    /// guessed); returns the lock it started, if any.
+    fn code_failed(
         &self,
         g: &mut Inner,
         scope: &str,
@@ -363,7 +380,7 @@ impl Core {
         let mut locked = None;
         self.record(g, |s| {
             s.push_audit(e);
-            if s.limits.fail(&p, scope, ADMIN, &src, now) == Failure::LockedOut {
+            if s.limits.fail_source(&p, scope, &src, now) == Failure::LockedOut {
                 s.push_audit(lock_entry);
                 locked = Some(RetryAfter {
                     ms: p.per_source_lock_ms,
@@ -374,17 +391,97 @@ impl Core {
         Ok(locked)
     }
 
-    fn limit_check(&self, g: &Inner, scope: &str, source: Source) -> Result<(), CoreError> {
+    /// Whether `source` may try a code in `scope` now (per source only).
+    fn code_check(&self, g: &Inner, scope: &str, source: Source) -> Result<(), CoreError> {
         g.state
             .limits
-            .check(
-                &self.config.limits,
-                scope,
-                ADMIN,
-                &limits::source_key(source),
-                self.clock.elapsed_ms(),
-            )
+            .check_source(scope, &limits::source_key(source), self.clock.elapsed_ms())
             .map_err(CoreError::RateLimited)
+    }
+
+    /// Counts wrong security answers: the guesser's limit, and the run of wrong answers
+    /// from anyone; the [`QUESTIONS_MAX_FAILURES`]th switches the method off until the
+    /// owner signs in, and tells the owner.
+    fn answers_failed(
+        &self,
+        g: &mut Inner,
+        who: &Guesser,
+        source: Source,
+    ) -> Result<Option<RetryAfter>, CoreError> {
+        let p = self.config.limits;
+        let now = self.clock.elapsed_ms();
+        let mut next = g.state.clone();
+        let e = self.entry(
+            &next,
+            "recovery_answers_wrong",
+            None,
+            Some(source),
+            "wrong questions attempt".into(),
+        );
+        next.push_audit(e);
+        let mut locked = None;
+        if next.limits.fail(&p, SCOPE_QUESTIONS, ADMIN, who, now) == Failure::LockedOut {
+            let e = self.entry(
+                &next,
+                "locked_out",
+                None,
+                Some(source),
+                format!(
+                    "too many wrong questions attempts: {} waits {} minutes",
+                    match who {
+                        Guesser::Trusted(_) => "this device cookie",
+                        Guesser::Untrusted(_) => "this source",
+                    },
+                    p.per_source_lock_ms / 60_000
+                ),
+            );
+            next.push_audit(e);
+            locked = Some(RetryAfter {
+                ms: p.per_source_lock_ms,
+                locked: true,
+            });
+        }
+        next.questions_failures = next.questions_failures.saturating_add(1);
+        if next.questions_failures >= QUESTIONS_MAX_FAILURES && !next.questions_suspended {
+            next.questions_suspended = true;
+            let e = self.entry(
+                &next,
+                "questions_suspended",
+                None,
+                Some(source),
+                format!(
+                    "{QUESTIONS_MAX_FAILURES} wrong answers in a row: recovery by security questions is off until the owner signs in"
+                ),
+            );
+            next.push_audit(e);
+            if let Some(to) = next.recovery_email.clone() {
+                let body = format!(
+                    "Someone gave {QUESTIONS_MAX_FAILURES} wrong answers in a row to the security questions of your camera {} (serial {}); the last came from {source} at {}.\n\n\
+                     Recovery by security questions is now switched off, so that nobody can keep guessing.\n\
+                     It comes back when you sign in to the camera. Your password still works, and so do the e-mailed code and the QR code.\n\
+                     If it was not you, consider switching the questions off for good in the camera's settings.\n",
+                    self.factory.model,
+                    self.factory.serial,
+                    format_wall(self.clock.wall_ms())
+                );
+                let subject = format!(
+                    "Camera {} {}: security questions switched off",
+                    self.factory.model, self.factory.serial
+                );
+                self.queue_notice(
+                    &mut next,
+                    Outgoing {
+                        to,
+                        subject,
+                        body,
+                        purpose: "questions_notice".into(),
+                    },
+                );
+            }
+        }
+        self.commit(g, next)?;
+        self.mail_wake.notify_one();
+        Ok(locked)
     }
 
     /// The end of every recovery.
@@ -410,6 +507,8 @@ impl Core {
         for scope in [SCOPE_LOGIN, SCOPE_QUESTIONS, SCOPE_EMAIL, SCOPE_QR] {
             next.limits.clear_account(scope, ADMIN);
         }
+        next.questions_failures = 0;
+        next.questions_suspended = false;
         let disabled = next.accounts.iter().filter(|a| !a.enabled).count();
         let detail = format!(
             "password reset by {method}; every session ended; {disabled} other account(s) disabled until the owner re-enables them"
@@ -467,24 +566,45 @@ impl Core {
             .collect())
     }
 
-    /// `POST /recovery/questions`: every answer right, then a new password.
+    /// `POST /recovery/questions`: every answer right, then a new password. A genuine
+    /// device cookie of the admin account (`device_cookie`) puts the attempt under its own
+    /// limit, out of reach of anyone else's failures (S4).
     pub async fn recover_with_answers(
         &self,
         answers: &[String],
         new_password: &str,
         source: Source,
+        device_cookie: Option<&str>,
     ) -> Result<(), CoreError> {
         self.require_method("questions")?;
         self.check_password(new_password)?;
         let _turn = self.hasher.turn().await;
-        let hashes: Vec<String> = {
+        let proof = device_cookie.map_or(Proof::None, Proof::DeviceCookie);
+        let (hashes, who): (Vec<String>, Guesser) = {
             let g = self.lock();
-            self.limit_check(&g, SCOPE_QUESTIONS, source)?;
+            let who = self.guesser(&g.state, Some(ADMIN), source, proof);
             g.state
+                .limits
+                .check(
+                    &self.config.limits,
+                    SCOPE_QUESTIONS,
+                    ADMIN,
+                    &who,
+                    self.clock.elapsed_ms(),
+                )
+                .map_err(CoreError::RateLimited)?;
+            // Switched off meanwhile (by another guesser's hundredth failure)?
+            if g.state.questions_suspended {
+                drop(g);
+                return self.require_method("questions");
+            }
+            let hashes = g
+                .state
                 .questions
                 .iter()
                 .map(|q| q.answer_hash.clone())
-                .collect()
+                .collect();
+            (hashes, who)
         };
         let mut all = answers.len() == hashes.len();
         for (i, h) in hashes.iter().enumerate() {
@@ -498,14 +618,13 @@ impl Core {
         }
         if !all {
             let mut g = self.lock();
-            let locked =
-                self.guess_failed(&mut g, SCOPE_QUESTIONS, source, "recovery_answers_wrong")?;
+            let locked = self.answers_failed(&mut g, &who, source)?;
             return Err(CoreError::WrongAnswers { locked });
         }
         self.lock()
             .state
             .limits
-            .succeed(SCOPE_QUESTIONS, ADMIN, &limits::source_key(source));
+            .succeed(SCOPE_QUESTIONS, ADMIN, &who);
         self.finish_recovery("security questions", new_password, source)
             .await
     }
@@ -619,7 +738,7 @@ impl Core {
         let hash = email_code_hash(self, &canonical);
         {
             let mut g = self.lock();
-            self.limit_check(&g, SCOPE_EMAIL, source)?;
+            self.code_check(&g, SCOPE_EMAIL, source)?;
             let now = self.clock.elapsed_ms();
             let found = g.state.email_codes.iter().position(|c| {
                 subtle::ConstantTimeEq::ct_eq(c.hash.as_bytes(), hash.as_bytes()).into()
@@ -630,13 +749,13 @@ impl Core {
                     let mut next = g.state.clone();
                     next.email_codes.remove(i);
                     next.limits
-                        .succeed(SCOPE_EMAIL, ADMIN, &limits::source_key(source));
+                        .succeed_source(SCOPE_EMAIL, &limits::source_key(source));
                     self.commit(&mut g, next)?;
                 }
                 Some(_) => return Err(CoreError::CodeExpired),
                 None => {
                     let locked =
-                        self.guess_failed(&mut g, SCOPE_EMAIL, source, "recovery_code_wrong")?;
+                        self.code_failed(&mut g, SCOPE_EMAIL, source, "recovery_code_wrong")?;
                     return Err(CoreError::CodeWrong { locked });
                 }
             }
@@ -762,7 +881,7 @@ impl Core {
         let parsed = code::parse(typed).map_err(CoreError::CodeUnreadable)?;
         {
             let mut g = self.lock();
-            self.limit_check(&g, SCOPE_QR, source)?;
+            self.code_check(&g, SCOPE_QR, source)?;
             let now = self.clock.elapsed_ms();
             let serial = &self.factory.serial;
             let hit = g.state.challenges.iter().position(|c| {
@@ -778,7 +897,7 @@ impl Core {
             });
             let Some(i) = hit else {
                 // A wrong code never kills a challenge (a 64-bit MAC cannot be guessed).
-                let locked = self.guess_failed(&mut g, SCOPE_QR, source, "security_code_wrong")?;
+                let locked = self.code_failed(&mut g, SCOPE_QR, source, "security_code_wrong")?;
                 return Err(CoreError::CodeWrong { locked });
             };
             let age = now - g.state.challenges[i].created_elapsed;
@@ -797,7 +916,7 @@ impl Core {
             let mut next = g.state.clone();
             next.challenges.remove(i);
             next.limits
-                .succeed(SCOPE_QR, ADMIN, &limits::source_key(source));
+                .succeed_source(SCOPE_QR, &limits::source_key(source));
             self.commit(&mut g, next)?;
         }
         self.finish_recovery("QR code and vendor security code", new_password, source)
@@ -1018,7 +1137,13 @@ impl Core {
         source: Source,
     ) -> Result<(), CoreError> {
         match self
-            .verify_password(user, password, source, "password_confirm_failed")
+            .verify_password(
+                user,
+                password,
+                source,
+                "password_confirm_failed",
+                Proof::Session,
+            )
             .await
         {
             Ok(_) => Ok(()),

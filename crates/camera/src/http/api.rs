@@ -2,12 +2,14 @@
 
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::{AppState, Authed, session_clear_cookie, session_set_cookie};
+use super::{
+    AppState, Authed, device_cookie, device_set_cookie, session_clear_cookie, session_set_cookie,
+};
 use crate::core::{QrView, RecoveryMethods, SettingsView};
 use crate::mail::SmtpSettings;
 use axum::extract::{ConnectInfo, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use camkey_proto::api::{
@@ -60,18 +62,27 @@ async fn init(
 async fn login(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let token = st
+    let ok = st
         .core
-        .login(&req.username, &req.password, peer.ip())
+        .sign_in(
+            &req.username,
+            &req.password,
+            peer.ip(),
+            device_cookie(&headers),
+        )
         .await?;
     let idle = st.core.session_idle_secs();
-    let cookie = session_set_cookie(&token, idle);
+    let cookies: Vec<_> = std::iter::once(session_set_cookie(&ok.token, idle))
+        .chain(ok.device_cookie.as_deref().and_then(device_set_cookie))
+        .map(|c| (header::SET_COOKIE, c))
+        .collect();
     Ok((
-        [(header::SET_COOKIE, cookie)],
+        AppendHeaders(cookies),
         Json(LoginResponse {
-            token,
+            token: ok.token,
             expires_in: idle,
         }),
     )
@@ -131,6 +142,7 @@ const RECOVERED: &str = "The password is reset. Every session was signed out and
 async fn answer_questions(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<Answers>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if req.answers.len() > camkey_proto::policy::MAX_QUESTIONS {
@@ -141,7 +153,12 @@ async fn answer_questions(
         ));
     }
     st.core
-        .recover_with_answers(&req.answers, &req.new_password, peer.ip())
+        .recover_with_answers(
+            &req.answers,
+            &req.new_password,
+            peer.ip(),
+            device_cookie(&headers),
+        )
         .await?;
     Ok(Json(json!({"recovered": true, "message": RECOVERED})))
 }

@@ -156,7 +156,7 @@ impl From<CoreError> for ApiError {
                         )
                     } else {
                         format!(
-                            "Too many wrong attempts on this account. Try again {}.",
+                            "Too many wrong attempts on this account from browsers and apps that have not signed in here before. Try again {}. A browser or app that signed in to this camera before is not held up; if you forgot the password, the codes on the Forgot password page are not held up either.",
                             wait_words(r.secs())
                         )
                     },
@@ -205,7 +205,7 @@ impl From<CoreError> for ApiError {
                 S::BAD_GATEWAY,
                 "mail_failed",
                 format!(
-                    "The camera could not send the mail ({e}). Check the camera's mail settings, or choose another way."
+                    "The camera could not send the mail ({e}). This may pass: try again in a minute, check the camera's mail settings, or choose another way."
                 ),
             ),
         }

@@ -138,16 +138,37 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The session token in the cookie, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name`, if any.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The session token in the cookie, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The device cookie ([`crate::device_cookies`]), if any: browsers send it back by
+/// themselves, API clients keep it in a cookie store (or send it by hand).
+pub fn device_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, crate::device_cookies::COOKIE)
+}
+
+/// The cookie that keeps a device cookie for a year.
+pub fn device_set_cookie(value: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        crate::device_cookies::COOKIE,
+        crate::device_cookies::MAX_AGE_SECS
+    ))
+    .ok()
 }
 
 /// The token of a request: `Authorization: Bearer`, else the cookie.
@@ -241,5 +262,8 @@ mod tests {
             ("cookie", "camkey_session=tok"),
         ]);
         assert_eq!(request_token(&h), Some("zzz"));
+        let h = headers(&[("cookie", "camkey_session=s; camkey_device=v1.a.b.c")]);
+        assert_eq!(device_cookie(&h), Some("v1.a.b.c"));
+        assert_eq!(session_cookie(&h), Some("s"));
     }
 }

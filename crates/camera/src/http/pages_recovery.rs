@@ -126,6 +126,7 @@ const DIFFER: &str = "The two new passwords differ: type the same password twice
 async fn questions_submit(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     WebForm(f): WebForm<AnswersForm>,
 ) -> Response {
     let questions = match st.core.recovery_questions() {
@@ -151,7 +152,12 @@ async fn questions_submit(
         .collect();
     match st
         .core
-        .recover_with_answers(&answers, &f.new_password, peer.ip())
+        .recover_with_answers(
+            &answers,
+            &f.new_password,
+            peer.ip(),
+            super::device_cookie(&headers),
+        )
         .await
     {
         Ok(()) => recovered(&st),

@@ -4,13 +4,16 @@
 
 use super::error::{ApiError, wait_words};
 use super::json::WebForm;
-use super::{AppState, session_clear_cookie, session_cookie, session_set_cookie};
+use super::{
+    AppState, device_cookie, device_set_cookie, session_clear_cookie, session_cookie,
+    session_set_cookie,
+};
 use crate::core::{Core, CoreError};
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use camkey_proto::api::{AuditEntry, InitRequest, NetworkSettings, QuestionAnswer, TimeSettings};
 use serde::Deserialize;
@@ -447,16 +450,26 @@ pub struct LoginForm {
 async fn login_submit(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     WebForm(form): WebForm<LoginForm>,
 ) -> Response {
     match st
         .core
-        .login(&form.username, &form.password, peer.ip())
+        .sign_in(
+            &form.username,
+            &form.password,
+            peer.ip(),
+            device_cookie(&headers),
+        )
         .await
     {
-        Ok(token) => {
-            let cookie = session_set_cookie(&token, st.core.session_idle_secs());
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        Ok(ok) => {
+            let cookies: Vec<_> =
+                std::iter::once(session_set_cookie(&ok.token, st.core.session_idle_secs()))
+                    .chain(ok.device_cookie.as_deref().and_then(device_set_cookie))
+                    .map(|c| (header::SET_COOKIE, c))
+                    .collect();
+            (AppendHeaders(cookies), Redirect::to("/")).into_response()
         }
         Err(e) => {
             let e = ApiError::from(e);

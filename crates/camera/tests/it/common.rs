@@ -20,10 +20,16 @@ pub struct TestCamera {
     pub camera: Option<Camera>,
     pub https_port: u16,
     pub http_port: u16,
+    /// The core's settings (limits, init window), used at every boot.
+    pub config: CoreConfig,
 }
 
 impl TestCamera {
     pub async fn start(model: &str) -> TestCamera {
+        Self::start_with(model, CoreConfig::default()).await
+    }
+
+    pub async fn start_with(model: &str, config: CoreConfig) -> TestCamera {
         let tmp = tempfile::tempdir().unwrap();
         let keys =
             VendorKeys::generate(&tmp.path().join("vendor"), 1, &VendorProfile::default()).unwrap();
@@ -44,6 +50,7 @@ impl TestCamera {
             camera: None,
             https_port: 0,
             http_port: 0,
+            config,
         };
         cam.boot().await;
         cam
@@ -69,7 +76,7 @@ impl TestCamera {
             factory_dir: self.factory_dir(),
             data_dir: self.data_dir(),
             https_base: format!("https://127.0.0.1:{}", self.https_port),
-            core: CoreConfig::default(),
+            core: self.config.clone(),
         };
         let cam = Camera::start(
             config,

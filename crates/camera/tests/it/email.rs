@@ -9,23 +9,28 @@ use std::time::Duration;
 
 const NEW: &str = "marble-lantern-violin-88";
 
-struct Inbox {
-    mailbox: Arc<Mailbox>,
-    server: Server,
+pub struct Inbox {
+    pub mailbox: Arc<Mailbox>,
+    pub server: Server,
 }
 
 impl Inbox {
-    async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Inbox {
+    pub async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> Inbox {
+        Self::start_on("127.0.0.1:0", tls).await
+    }
+
+    /// An inbox on a given address (e.g. a port a test reserved earlier).
+    pub async fn start_on(addr: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Inbox {
         let mailbox = Arc::new(Mailbox::new(100));
         let mut config = Config::new("inbox.test");
         config.tls = tls;
-        let server = Server::start("127.0.0.1:0".parse().unwrap(), config, mailbox.clone())
+        let server = Server::start(addr.parse().unwrap(), config, mailbox.clone())
             .await
             .unwrap();
         Inbox { mailbox, server }
     }
 
-    async fn wait(&self, n: usize) -> Vec<Mail> {
+    pub async fn wait(&self, n: usize) -> Vec<Mail> {
         self.mailbox
             .wait_for(n, Duration::from_secs(20))
             .await
@@ -33,12 +38,12 @@ impl Inbox {
     }
 }
 
-fn text(m: &Mail) -> String {
+pub fn text(m: &Mail) -> String {
     String::from_utf8_lossy(&m.message).into_owned()
 }
 
 /// The code on its `Code:` line.
-fn code_line(m: &Mail) -> String {
+pub fn code_line(m: &Mail) -> String {
     text(m)
         .lines()
         .find_map(|l| l.strip_prefix("Code: "))
@@ -49,14 +54,20 @@ fn code_line(m: &Mail) -> String {
 
 impl TestCamera {
     /// Signs in and points the camera's mail at `inbox` (plain SMTP: loopback).
-    async fn use_inbox(&self, inbox: &Inbox, tls: &str) -> String {
+    pub async fn use_inbox(&self, inbox: &Inbox, tls: &str) -> String {
+        self.use_smtp_port(inbox.server.local_addr().port(), tls)
+            .await
+    }
+
+    /// Signs in and points the camera's mail at 127.0.0.1:`port`.
+    pub async fn use_smtp_port(&self, port: u16, tls: &str) -> String {
         let t = self.token().await;
         let r = self
             .client()
             .post(self.api("/settings/smtp"))
             .bearer_auth(&t)
             .json(&json!({"current_password": GOOD_PASSWORD, "smtp": {
-                "server": "127.0.0.1", "port": inbox.server.local_addr().port(), "tls": tls,
+                "server": "127.0.0.1", "port": port, "tls": tls,
                 "sender": "camera@example.com"}}))
             .send()
             .await
@@ -281,9 +292,11 @@ async fn tls_to_the_mail_server_is_verified() {
     let (_, m) = cam.get("/recovery", None).await;
     assert_eq!(
         m["methods"],
-        json!(["qr"]),
-        "a failing mail server takes e-mail off the list"
+        json!(["email", "qr"]),
+        "a failed send is temporary: e-mail stays on the list"
     );
+    let (_, settings) = cam.get("/settings", Some(&t)).await;
+    assert_eq!(settings["smtp_ok"], false, "the settings tell the owner");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod attack;
 mod common;
 mod device;
 mod email;
