@@ -6,7 +6,12 @@ would: typing into the forms and pressing the buttons.
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import ssl
+import time
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
@@ -239,6 +244,61 @@ def test_sign_in_lockout_after_five_wrong_passwords(page: Page, start_camera):
     assert "5 minutes" in error_text(page)
     page.goto(cam.url("/"))
     assert path_of(page) == "/login", "signed in despite the lockout"
+
+
+def api_login_from(cam, source: str, password: str) -> int:
+    """`POST /api/login` as admin from the loopback address `source`; returns the status."""
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    port = urlsplit(cam.base_url).port
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", port, context=tls, timeout=10, source_address=(source, 0)
+    )
+    try:
+        body = json.dumps({"username": "admin", "password": password})
+        conn.request("POST", "/api/login", body, {"content-type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def test_a_browser_that_signed_in_before_is_not_held_up_by_an_attack(
+    browser, context, page: Page, start_camera
+):
+    cam = start_camera("IPC4K15")
+    setup_camera(page, cam)
+    sign_in(page, cam, GOOD_PASSWORD)
+    assert path_of(page) == "/"
+    # The browser keeps a device cookie: for this camera only, out of reach of scripts.
+    dev = {c["name"]: c for c in context.cookies()}["camkey_device"]
+    assert dev["httpOnly"] and dev["secure"] and dev["sameSite"] == "Strict", dev
+    assert dev["expires"] > time.time() + 300 * 86400, dev
+    submit(page, "#logout")
+    assert path_of(page) == "/login"
+
+    # Attackers on other addresses: 10 free failures, then each as soon as allowed, so
+    # the account's delay grows and stays alive.
+    for i in range(10):
+        assert api_login_from(cam, f"127.0.30.{i + 1}", "wrong-password-guess") == 401
+    for i, pause in enumerate([1.1, 2.1]):
+        time.sleep(pause)
+        assert api_login_from(cam, f"127.0.31.{i + 1}", "wrong-password-guess") == 401
+
+    # A new browser waits (and is told why); the owner's usual browser goes in at once.
+    stranger = browser.new_context(ignore_https_errors=True)
+    try:
+        other = stranger.new_page()
+        resp = sign_in(other, cam, GOOD_PASSWORD)
+        assert resp.status == 429
+        assert "signed in to this camera before is not held up" in error_text(other)
+    finally:
+        stranger.close()
+    resp = sign_in(page, cam, GOOD_PASSWORD)
+    assert resp.status == 200, error_text(page)
+    assert path_of(page) == "/"
 
 
 # ---------------------------------------------------------------------------------------
