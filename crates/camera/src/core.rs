@@ -133,17 +133,6 @@ pub enum CoreError {
 /// Who is asking: the request's source address.
 pub type Source = IpAddr;
 
-/// What a client shows, besides its address, when it guesses a password or answers.
-#[derive(Debug, Clone, Copy)]
-pub enum Proof<'a> {
-    /// Nothing.
-    None,
-    /// The value of its device cookie ([`crate::device_cookies`]), genuine or not.
-    DeviceCookie(&'a str),
-    /// It is signed in to the account already (confirming its own password).
-    Session,
-}
-
 /// A successful sign-in.
 #[derive(Debug, Clone)]
 pub struct SignIn {
@@ -153,7 +142,9 @@ pub struct SignIn {
     pub device_cookie: Option<String>,
 }
 
+mod guesses;
 mod recovery;
+pub use guesses::Proof;
 pub use recovery::{QrView, RecoveryMethods, SettingsView, qr_svg};
 
 struct Inner {
@@ -497,119 +488,6 @@ impl Core {
         self.commit(&mut g, next)?;
         self.clock.set_wall_offset(offset);
         Ok(())
-    }
-
-    /// Who is guessing, as the limits see it: a client with a genuine device cookie of
-    /// `account`, or one signed in to it already, is limited on its own; anyone else by
-    /// its address.
-    fn guesser(
-        &self,
-        st: &UserState,
-        account: Option<&str>,
-        source: Source,
-        proof: Proof<'_>,
-    ) -> Guesser {
-        match (account, proof) {
-            (Some(acc), Proof::DeviceCookie(v)) => {
-                if let Some(key) = &st.device_cookie_key
-                    && let Some(dc) = device_cookies::verify(key, v)
-                    && dc.account == acc
-                {
-                    return Guesser::Trusted(format!("d{}", dc.id));
-                }
-            }
-            (Some(_), Proof::Session) => {
-                return Guesser::Trusted(format!("s{}", limits::source_key(source)));
-            }
-            _ => {}
-        }
-        Guesser::Untrusted(limits::source_key(source))
-    }
-
-    /// Verifies `user`'s password with the limits of S4; on success returns the account.
-    async fn verify_password(
-        &self,
-        user: &str,
-        password: &str,
-        source: Source,
-        event: &str,
-        proof: Proof<'_>,
-    ) -> Result<String, CoreError> {
-        let p = self.config.limits;
-        let _turn = self.hasher.turn().await;
-        let (key, hash, who) = {
-            let g = self.lock();
-            if !g.state.initialized() {
-                return Err(CoreError::NotInitialized);
-            }
-            let account = (user.len() <= MAX_USERNAME)
-                .then(|| g.state.account(user))
-                .flatten()
-                .filter(|a| a.enabled);
-            // Unknown names count each on their own, exactly as a real account would, so
-            // the limit answer tells nothing about which names exist.
-            let key = account
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| limits::unknown_account(user));
-            let who = self.guesser(&g.state, account.map(|a| a.name.as_str()), source, proof);
-            let hash = account.map(|a| a.password_hash.clone());
-            g.state
-                .limits
-                .check(&p, SCOPE_LOGIN, &key, &who, self.clock.elapsed_ms())
-                .map_err(CoreError::RateLimited)?;
-            (key, hash, who)
-        };
-        // Unknown users are checked against a dummy hash: the same work, the same answer.
-        let phc = hash
-            .clone()
-            .unwrap_or_else(|| passwords::dummy_hash().to_string());
-        let ok = self.hasher.verify_in_turn(password.to_string(), phc).await && hash.is_some();
-        let mut g = self.lock();
-        if ok {
-            g.state.limits.succeed(SCOPE_LOGIN, &key, &who);
-            return Ok(key);
-        }
-        let shown = if user.len() <= MAX_USERNAME {
-            user
-        } else {
-            "(too long)"
-        };
-        let e1 = self.entry(
-            &g.state,
-            event,
-            Some(shown),
-            Some(source),
-            "wrong user name or password".into(),
-        );
-        let whom = match who {
-            Guesser::Trusted(_) => "this signed-in client or device cookie",
-            Guesser::Untrusted(_) => "this source",
-        };
-        let lockout = self.entry(
-            &g.state,
-            "locked_out",
-            Some(shown),
-            Some(source),
-            format!(
-                "{} failed attempts: {whom} is locked out for {} minutes",
-                p.per_source_max,
-                p.per_source_lock_ms / 60_000
-            ),
-        );
-        let now = self.clock.elapsed_ms();
-        let mut locked = None;
-        self.record(&mut g, |s| {
-            let outcome = s.limits.fail(&p, SCOPE_LOGIN, &key, &who, now);
-            s.push_audit(e1);
-            if outcome == Failure::LockedOut {
-                s.push_audit(lockout);
-                locked = Some(RetryAfter {
-                    ms: p.per_source_lock_ms,
-                    locked: true,
-                });
-            }
-        })?;
-        Err(CoreError::BadCredentials { locked })
     }
 
     /// `POST /login` without a device cookie: returns a session token.
