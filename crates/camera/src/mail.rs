@@ -140,7 +140,7 @@ impl SmtpSettings {
         self.send_as(false, to, subject, body).await
     }
 
-    /// Sends one plain-text mail; `built_in` as in [`SmtpSettings::check`].
+    /// Sends one plain-text mail; `built_in` as in `SmtpSettings::check`.
     pub async fn send_as(
         &self,
         built_in: bool,

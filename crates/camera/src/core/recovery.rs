@@ -187,7 +187,7 @@ impl Core {
 
     /// Sends every waiting notice that is due, or every one with `all` (at boot: notices
     /// saved before a power cut go out then; the worker calls it again when woken). A failed one is tried again
-    /// later (30 s, 2 min, 10 min, then hourly), at most [`MAIL_ATTEMPTS`] times. Returns how long
+    /// later (30 s, 2 min, 10 min, then hourly), at most `MAIL_ATTEMPTS` times. Returns how long
     /// until the next one is due, if any waits.
     pub async fn send_pending_mail(&self, all: bool) -> Option<std::time::Duration> {
         let now = if all {
