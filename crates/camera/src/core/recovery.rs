@@ -41,6 +41,7 @@ pub const NEW_CHALLENGE_INTERVAL_MS: u64 = 12 * 3_600_000;
 /// At most this many challenges live.
 pub const CHALLENGES_LIVE: usize = 2;
 const EMAIL_CODE_LABEL: &[u8] = b"camkey/email-code/v1";
+const QUESTIONS_SUSPENDED: &str = "Security questions are switched off after 100 wrong answers in a row; the owner was told, and they come back when the owner signs in. Choose another way on the Forgot password page.";
 
 /// `GET /recovery`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -333,9 +334,7 @@ impl Core {
             return Ok(());
         }
         Err(CoreError::MethodUnavailable(match method {
-            "questions" if self.lock().state.questions_suspended => {
-                "Security questions are switched off after 100 wrong answers in a row; the owner was told, and they come back when the owner signs in. Choose another way on the Forgot password page."
-            }
+            "questions" if self.lock().state.questions_suspended => QUESTIONS_SUSPENDED,
             "questions" => {
                 "Security questions are not set or switched off on this camera: choose another way on the Forgot password page."
             }
@@ -459,8 +458,7 @@ impl Core {
                 .map_err(CoreError::RateLimited)?;
             // Switched off meanwhile (by another guesser's hundredth failure)?
             if g.state.questions_suspended {
-                drop(g);
-                return self.require_method("questions");
+                return Err(CoreError::MethodUnavailable(QUESTIONS_SUSPENDED));
             }
             let hashes = g
                 .state
