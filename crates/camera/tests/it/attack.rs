@@ -529,3 +529,32 @@ async fn attack_a_failed_send_keeps_the_emailed_code_offered_and_a_later_send_wo
         .await;
     assert_eq!(st, 200, "{b}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attack_an_api_client_with_a_cookie_store_keeps_its_device_cookie() {
+    let cam = TestCamera::start("IPC4K15").await;
+    cam.init().await;
+    let app = reqwest::Client::builder()
+        .use_preconfigured_tls(cam.tls())
+        .local_address("127.0.12.1".parse::<std::net::IpAddr>().unwrap())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = || {
+        send(
+            // The store holds the session cookie too: POSTs then carry an Origin, as a
+            // browser's would (the camera's cross-site check asks for it).
+            app.post(cam.api("/login"))
+                .header("origin", cam.base())
+                .json(&json!({"username": "admin", "password": GOOD_PASSWORD})),
+        )
+    };
+    let first = login().await;
+    assert_eq!(first.status, 200);
+    let (cookie, _) = first.device_cookie.unwrap();
+    cam.keep_account_delay_alive("admin", 8).await;
+    // The store sends the cookie back by itself: in at once, the same cookie renewed.
+    let again = login().await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.device_cookie.unwrap().0, cookie);
+}
