@@ -30,7 +30,7 @@ from conftest import _UNVERIFIED, CAMKEY_BIN, HOST
 from test_camera_pages import GOOD_PASSWORD, NEW_PASSWORD, error_text, path_of, sign_in, submit
 
 OWNER_EMAIL = "owner@example.com"
-OWNER_HINT = "o***@example.com"
+OWNER_HINT = "o***@***"
 LAB_START_S = 20.0
 LAB_STOP_S = 20.0
 MAIL_WAIT_S = 15.0

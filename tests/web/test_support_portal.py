@@ -25,7 +25,7 @@ from test_camera_pages import NEW_PASSWORD, submit
 from test_lab_reset import Lab, init_lab_camera, lab, open_camera_qr  # noqa: F401 (fixture)
 
 CUSTOMER = "customer@example.com"
-CUSTOMER_HINT = "c***@example.com"
+CUSTOMER_HINT = "c***@***"
 QR_SHOT = "/tmp/camkey-support-qr.png"
 QR_SHOT_2 = "/tmp/camkey-support-qr-2.png"
 

@@ -152,6 +152,12 @@ pub struct UserState {
     /// by updates, kept by factory resets.
     #[serde(default)]
     pub firmware_floor: u32,
+    /// The counter of the last QR challenge made (each new one gets the next number,
+    /// sealed inside, saved before it is shown). It only grows: kept, like the firmware
+    /// floor and the audit log, by factory resets, so the vendor can ignore challenges
+    /// older than the camera's two newest.
+    #[serde(default)]
+    pub challenge_counter: u32,
     /// Notices not sent yet, oldest first (at most [`PENDING_MAIL_MAX`]).
     #[serde(default)]
     pub pending_mail: Vec<PendingMail>,
@@ -189,6 +195,7 @@ impl Default for UserState {
             challenges: Vec::new(),
             email_codes: Vec::new(),
             firmware_floor: 0,
+            challenge_counter: 0,
             pending_mail: Vec::new(),
             device_cookie_key: None,
             questions_failures: 0,
@@ -227,14 +234,16 @@ impl UserState {
 
     /// The state after a factory reset (ETSI EN 303 645 5.11): every user setting gone
     /// (accounts, recovery address, questions, SMTP, network, time, limits, challenges,
-    /// codes, the device-cookie key), what must survive kept: the audit log and the firmware security-version
-    /// floor. The generation keeps counting, so the reset is a change like any other.
+    /// codes, the device-cookie key), what must survive kept: the audit log, the firmware
+    /// security-version floor and the challenge counter. The generation keeps counting, so
+    /// the reset is a change like any other.
     pub fn factory_reset(&self) -> UserState {
         UserState {
             generation: self.generation,
             audit: self.audit.clone(),
             audit_next: self.audit_next,
             firmware_floor: self.firmware_floor,
+            challenge_counter: self.challenge_counter,
             ..UserState::default()
         }
     }

@@ -5,13 +5,14 @@
 //! `CK1` + Crockford base32 of the binary form + 4 check symbols (20 bits of SHA-256 over
 //! the binary form), all upper case, no spaces: one "word" that survives copy and paste,
 //! mail wrapping (the parser ignores white space and hyphens) and QR alphanumeric mode.
-//! A typo fails the check before anything is sent.
+//! A typo fails the check before anything is sent. (`CK1` names the text form; the binary
+//! form carries its own version.)
 //!
-//! # Binary form
+//! # Binary form (version 2)
 //!
 //! | bytes | field | sealed |
 //! |---|---|---|
-//! | 1 | format version (1) | clear, authenticated |
+//! | 1 | format version (2) | clear, authenticated |
 //! | 4 | master-key version, big-endian | clear, authenticated |
 //! | 1 + n | serial length and serial (ASCII) | clear, authenticated |
 //! | 12 | nonce: fresh random, the challenge's identity | clear, authenticated (AEAD nonce) |
@@ -19,10 +20,16 @@
 //!
 //! Sealed part: creation time (u32, Unix seconds by the camera's wall clock), flags
 //! (bit 0: the camera's clock was set by a trusted source; bit 1: the recovery address is
-//! the factory default), address length (u8) and the recovery address (empty for the
-//! factory default). The sealing key is the device key's `camkey/challenge-seal/v1`
-//! sub-key; the clear header is the AEAD's associated data, so a serial, key version or
-//! nonce swapped in transit fails to open, and a LAN observer cannot read the address.
+//! the factory default), the camera's challenge counter (u32, big-endian: it only grows,
+//! so the vendor can tell a newer challenge from an older one), address length (u8) and
+//! the recovery address (empty for the factory default), padded with zeros to
+//! [`PADDED_ADDRESS`] bytes, or to [`MAX_ADDRESS`] for a longer one. The padding makes
+//! every challenge of a serial's length as long as every other, whatever the address and
+//! whether it is the factory default: its length tells a LAN observer nothing (S2).
+//!
+//! The sealing key is the device key's `camkey/challenge-seal/v1` sub-key; the clear header
+//! is the AEAD's associated data, so a serial, key version or nonce swapped in transit
+//! fails to open, and a LAN observer cannot read the address.
 
 use crate::crockford;
 use crate::factory::validate_serial;
@@ -34,12 +41,19 @@ use sha2::{Digest, Sha256};
 
 /// Prefix of every challenge string.
 pub const PREFIX: &str = "CK1";
-/// Format version in the binary form.
-pub const VERSION: u8 = 1;
-/// Longest challenge text accepted (a serial of 32 and an address of 254 need ~570).
+/// Format version in the binary form (2: with the counter and the padded address).
+pub const VERSION: u8 = 2;
+/// Longest challenge text accepted (a serial of 32 and an address of 254 need 535).
 pub const MAX_TEXT: usize = 1024;
-/// Longest recovery address a challenge can carry.
+/// Longest recovery address a challenge can carry; longer than [`PADDED_ADDRESS`], it is
+/// padded to this.
 pub const MAX_ADDRESS: usize = 254;
+/// The sealed address (and the factory default's empty one) is padded to this many bytes.
+pub const PADDED_ADDRESS: usize = 48;
+/// Sealed bytes before the address: time, flags, counter, address length.
+const SEALED_HEAD: usize = 4 + 1 + 4 + 1;
+/// Poly1305 tag.
+const TAG: usize = 16;
 /// A challenge lives this long on the camera's elapsed clock (S3).
 pub const LIFETIME_MS: u64 = 7 * 24 * 3_600_000;
 /// Check symbols at the end of the text.
@@ -72,6 +86,9 @@ pub struct Challenge {
     pub created_unix: u32,
     /// Whether the camera's wall clock was set by a trusted source.
     pub clock_trusted: bool,
+    /// The camera's challenge counter: every challenge it makes has a higher one (kept
+    /// through factory resets), so the vendor can ignore challenges older than the newest.
+    pub counter: u32,
     /// Where codes go.
     pub recovery: Recovery,
 }
@@ -145,8 +162,18 @@ fn header(key_version: u32, serial: &str, nonce: &[u8; 12]) -> Vec<u8> {
     h
 }
 
+/// The padded length of a sealed address of `len` bytes.
+fn padded(len: usize) -> usize {
+    if len <= PADDED_ADDRESS {
+        PADDED_ADDRESS
+    } else {
+        MAX_ADDRESS
+    }
+}
+
 impl Challenge {
-    /// A new challenge with a fresh random nonce.
+    /// A new challenge with a fresh random nonce and counter 0; a camera numbers its
+    /// challenges with [`Challenge::with_counter`].
     pub fn new(
         key: &DeviceKey,
         serial: &str,
@@ -162,8 +189,15 @@ impl Challenge {
             nonce,
             created_unix,
             clock_trusted,
+            counter: 0,
             recovery,
         }
+    }
+
+    /// The same challenge with the camera's counter.
+    pub fn with_counter(mut self, counter: u32) -> Self {
+        self.counter = counter;
+        self
     }
 
     /// Seals the challenge into its text form.
@@ -180,11 +214,13 @@ impl Challenge {
             } else {
                 0
             };
-        let mut plain = Vec::with_capacity(6 + addr.len());
+        let mut plain = Vec::with_capacity(SEALED_HEAD + padded(addr.len()));
         plain.extend_from_slice(&self.created_unix.to_be_bytes());
         plain.push(flags);
+        plain.extend_from_slice(&self.counter.to_be_bytes());
         plain.push(addr.len() as u8);
         plain.extend_from_slice(addr);
+        plain.resize(SEALED_HEAD + padded(addr.len()), 0);
         let head = header(self.key_version, &self.serial, &self.nonce);
         let ct = seal_cipher(key)
             .encrypt(
@@ -242,7 +278,11 @@ pub fn parse(text: &str) -> Result<Sealed, ChallengeError> {
     let key_version = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
     let serial_len = rest[4] as usize;
     let rest = &rest[5..];
-    if rest.len() < serial_len + 12 + 16 + 6 {
+    let sealed_len = rest.len().saturating_sub(serial_len + 12);
+    if rest.len() < serial_len + 12
+        || (sealed_len != SEALED_HEAD + PADDED_ADDRESS + TAG
+            && sealed_len != SEALED_HEAD + MAX_ADDRESS + TAG)
+    {
         return Err(ChallengeError::Malformed);
     }
     let serial = std::str::from_utf8(&rest[..serial_len]).map_err(|_| ChallengeError::Malformed)?;
@@ -274,23 +314,28 @@ impl Sealed {
                 },
             )
             .map_err(|_| ChallengeError::Tampered)?;
-        if plain.len() < 6 {
+        if plain.len() < SEALED_HEAD {
             return Err(ChallengeError::Malformed);
         }
         let created_unix = u32::from_be_bytes([plain[0], plain[1], plain[2], plain[3]]);
         let flags = plain[4];
-        let addr_len = plain[5] as usize;
-        if plain.len() != 6 + addr_len || flags & !(FLAG_CLOCK_TRUSTED | FLAG_FACTORY_DEFAULT) != 0
+        let counter = u32::from_be_bytes([plain[5], plain[6], plain[7], plain[8]]);
+        let addr_len = plain[9] as usize;
+        // One encoding only: the padded length that fits the address, zeros after it.
+        if plain.len() != SEALED_HEAD + padded(addr_len)
+            || plain[SEALED_HEAD + addr_len..].iter().any(|&b| b != 0)
+            || flags & !(FLAG_CLOCK_TRUSTED | FLAG_FACTORY_DEFAULT) != 0
         {
             return Err(ChallengeError::Malformed);
         }
+        let addr = &plain[SEALED_HEAD..SEALED_HEAD + addr_len];
         let recovery = if flags & FLAG_FACTORY_DEFAULT != 0 {
             if addr_len != 0 {
                 return Err(ChallengeError::Malformed);
             }
             Recovery::FactoryDefault
         } else {
-            let addr = std::str::from_utf8(&plain[6..]).map_err(|_| ChallengeError::Malformed)?;
+            let addr = std::str::from_utf8(addr).map_err(|_| ChallengeError::Malformed)?;
             if addr.is_empty() {
                 return Err(ChallengeError::Malformed);
             }
@@ -302,6 +347,7 @@ impl Sealed {
             nonce: self.nonce,
             created_unix,
             clock_trusted: flags & FLAG_CLOCK_TRUSTED != 0,
+            counter,
             recovery,
         })
     }
@@ -347,6 +393,7 @@ mod tests {
             nonce: [7; 12],
             created_unix: 1_790_000_000,
             clock_trusted: true,
+            counter: 41,
             recovery,
         };
         (key, c)
@@ -379,7 +426,99 @@ mod tests {
     fn typical_challenge_is_short_enough_for_a_qr_code_on_a_screen() {
         let (key, c) = sample(Recovery::Owner("firstname.lastname@example.com".into()));
         let text = c.seal(&key).unwrap();
-        assert!(text.len() < 160, "{} chars", text.len());
+        // 3 + 170 + 4 for a serial of 14 (docs/protocol.md).
+        assert_eq!(text.len(), 177);
+        // The longest there can be: a serial of 32 and an address of 254.
+        let serial = "S".repeat(32);
+        let long = format!("{}@{}.example", "a".repeat(64), "b".repeat(180));
+        let key = master().device_key(&serial);
+        let c = Challenge::new(&key, &serial, 0, false, Recovery::Owner(long)).with_counter(9);
+        let text = c.seal(&key).unwrap();
+        assert_eq!(text.len(), 535);
+        assert!(text.len() <= MAX_TEXT);
+        assert_eq!(open_with_master(&[master()], &text).unwrap(), c);
+    }
+
+    /// Issue 11, item 11: two cameras whose serials have one length show challenges of
+    /// one length, whatever their addresses, the factory default included.
+    #[test]
+    fn the_length_tells_nothing_of_the_address() {
+        let addresses = [
+            Recovery::FactoryDefault,
+            Recovery::Owner("a@b.co".into()),
+            Recovery::Owner("owner@example.com".into()),
+            Recovery::Owner(format!("{}@example.com", "x".repeat(36))), // 48 bytes
+        ];
+        let mut lengths = Vec::new();
+        for (i, r) in addresses.into_iter().enumerate() {
+            let serial = format!("IPC4K15-00000{i}");
+            let key = master().device_key(&serial);
+            let c = Challenge::new(&key, &serial, 1_790_000_000, i % 2 == 0, r);
+            let text = c.seal(&key).unwrap();
+            assert_eq!(open_with_master(&[master()], &text).unwrap(), c);
+            lengths.push(text.len());
+        }
+        assert!(lengths.windows(2).all(|w| w[0] == w[1]), "{lengths:?}");
+        // The rare longer address: padded to 254, one length for all of them.
+        let long: Vec<usize> = [49, 100, 254]
+            .iter()
+            .map(|&n| {
+                let addr = format!("{}@example.com", "y".repeat(n - 12));
+                assert_eq!(addr.len(), n);
+                let (key, c) = sample(Recovery::Owner(addr));
+                c.seal(&key).unwrap().len()
+            })
+            .collect();
+        assert!(long.windows(2).all(|w| w[0] == w[1]), "{long:?}");
+        assert!(long[0] > lengths[0]);
+    }
+
+    #[test]
+    fn the_counter_is_sealed_and_the_padding_is_canonical() {
+        let (key, c) = sample(Recovery::Owner("owner@example.com".into()));
+        let text = c.seal(&key).unwrap();
+        assert_eq!(open_with_master(&[master()], &text).unwrap().counter, 41);
+        // The counter is not in the clear part: nobody can raise it without the key.
+        let bin = binary_of(&text);
+        assert!(
+            !bin[..6 + 14 + 12]
+                .windows(4)
+                .any(|w| w == 41u32.to_be_bytes())
+        );
+        // A sealed part with non-zero padding, or padded to the wrong length, is refused
+        // even under a valid seal.
+        let seal = |plain: &[u8]| {
+            let head = header(1, &c.serial, &c.nonce);
+            let ct = seal_cipher(&key)
+                .encrypt(
+                    Nonce::from_slice(&c.nonce),
+                    Payload {
+                        msg: plain,
+                        aad: &head,
+                    },
+                )
+                .unwrap();
+            let mut b = head;
+            b.extend_from_slice(&ct);
+            reencode(&b)
+        };
+        let mut plain = vec![0u8; SEALED_HEAD + PADDED_ADDRESS];
+        plain[9] = 3;
+        plain[10..13].copy_from_slice(b"a@b");
+        assert!(open_with_master(&[master()], &seal(&plain)).is_ok());
+        plain[40] = 1;
+        assert_eq!(
+            open_with_master(&[master()], &seal(&plain)).unwrap_err(),
+            ChallengeError::Malformed
+        );
+        let mut long = vec![0u8; SEALED_HEAD + MAX_ADDRESS];
+        long[9] = 3;
+        long[10..13].copy_from_slice(b"a@b");
+        assert_eq!(
+            open_with_master(&[master()], &seal(&long)).unwrap_err(),
+            ChallengeError::Malformed,
+            "a short address padded to 254: not the one encoding"
+        );
     }
 
     #[test]
@@ -488,8 +627,11 @@ mod tests {
         );
         let v9 = reencode(&[9, 0, 0, 0, 1]);
         assert_eq!(parse(&v9).unwrap_err(), ChallengeError::Version);
+        // The first format (no counter, no padding) is not read any more.
+        let v1 = reencode(&[1, 0, 0, 0, 1, 4, b'A', b'B', b'C', b'D']);
+        assert_eq!(parse(&v1).unwrap_err(), ChallengeError::Version);
         assert_eq!(
-            parse(&reencode(&[1, 0, 0])).unwrap_err(),
+            parse(&reencode(&[VERSION, 0, 0])).unwrap_err(),
             ChallengeError::Malformed
         );
     }
@@ -506,9 +648,9 @@ mod tests {
         }
 
         #[test]
-        fn round_trip_any_fields(created in any::<u32>(), trusted in any::<bool>(), addr in "[a-z0-9.]{1,40}@[a-z]{1,20}\\.[a-z]{2,5}", serial in "[A-Z0-9][A-Z0-9-]{3,31}") {
+        fn round_trip_any_fields(created in any::<u32>(), trusted in any::<bool>(), counter in any::<u32>(), addr in "[a-z0-9.]{1,40}@[a-z]{1,20}\\.[a-z]{2,5}", serial in "[A-Z0-9][A-Z0-9-]{3,31}") {
             let key = master().device_key(&serial);
-            let c = Challenge::new(&key, &serial, created, trusted, Recovery::Owner(addr));
+            let c = Challenge::new(&key, &serial, created, trusted, Recovery::Owner(addr)).with_counter(counter);
             let text = c.seal(&key).unwrap();
             prop_assert!(text.len() <= MAX_TEXT);
             prop_assert_eq!(open_with_master(&[master()], &text).unwrap(), c);

@@ -147,6 +147,26 @@ pub fn issue(
     generated_ms: i64,
     first_seen_ms: i64,
 ) -> Result<SecurityCode, CodeError> {
+    issue_for(
+        key,
+        &challenge.serial,
+        &challenge.nonce,
+        generated_ms,
+        first_seen_ms,
+    )
+}
+
+/// (Vendor) [`issue`] from what identifies a challenge: its serial and nonce. The code is
+/// a function of these, the two times and the device key alone, so the vendor never needs
+/// to store a code: it stores these (none of them secret) and makes the code again when it
+/// mails it.
+pub fn issue_for(
+    key: &DeviceKey,
+    serial: &str,
+    nonce: &[u8; 12],
+    generated_ms: i64,
+    first_seen_ms: i64,
+) -> Result<SecurityCode, CodeError> {
     let delay_min = (generated_ms - first_seen_ms).max(0) / 60_000;
     if delay_min as u64 > MAX_DELAY_MIN {
         return Err(CodeError::TooLate);
@@ -156,13 +176,7 @@ pub fn issue(
     Ok(SecurityCode {
         generated_min,
         delay_min,
-        mac: mac(
-            key,
-            &challenge.serial,
-            &challenge.nonce,
-            generated_min,
-            delay_min,
-        ),
+        mac: mac(key, serial, nonce, generated_min, delay_min),
     })
 }
 
@@ -184,6 +198,7 @@ mod tests {
             nonce: [7; 12],
             created_unix: (NOW / 1000) as u32,
             clock_trusted: true,
+            counter: 1,
             recovery: Recovery::Owner("owner@example.com".into()),
         };
         (key, c)

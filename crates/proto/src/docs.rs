@@ -48,6 +48,7 @@ mod protocol {
             nonce: [7; 12],
             created_unix: 1_790_000_000,
             clock_trusted: true,
+            counter: 1,
             recovery,
         };
         (master, c)

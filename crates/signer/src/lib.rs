@@ -11,8 +11,10 @@
 //! # Layout
 //! - [`protocol`]: the requests and answers on the socket.
 //! - [`service`]: the decisions (caps, idempotency, factory default) and the audit.
-//! - [`store`]: its own SQLite database: challenges seen, the durable outbox, the audit log.
-//! - [`outbox`]: the worker that mails queued codes with retries.
+//! - [`store`]: its own SQLite database: challenges seen, the durable outbox (which names
+//!   challenges, never holds a code), the audit log.
+//! - [`outbox`]: the worker that mails queued codes with retries, making each code again
+//!   as it sends it.
 //! - [`server`]: the Unix socket.
 //! - [`client`]: the front end's client.
 //! - [`run`]: all of it, until told to stop.
@@ -79,6 +81,7 @@ pub async fn run(
         tracing::info!("signer: {} order line(s) loaded", orders.len());
     }
     let listener = server::bind(&config.socket)?;
+    let masters = Arc::new(config.masters.clone());
     let signer = Arc::new(Signer::new(
         config.masters,
         store.clone(),
@@ -87,7 +90,7 @@ pub async fn run(
     ));
     let stop = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(outbox::run(
-        Arc::new(store),
+        Arc::new(outbox::CodeOutbox { store, masters }),
         config.relay,
         clock,
         signer.wake.clone(),
@@ -99,4 +102,134 @@ pub async fn run(
     let _ = worker.await;
     let _ = std::fs::remove_file(&config.socket);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Request, Response};
+    use camkey_proto::challenge::{Challenge, Recovery};
+    use camkey_proto::clock::SystemClock;
+    use camkey_smtp::{Config, Mailbox, Server};
+    use std::time::Duration;
+
+    /// Issue 11, item 2: a thief who copies the signer's database files (the main file,
+    /// its `-wal` and `-shm`) after codes went out finds no code in them, in any form.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn no_code_at_rest_in_the_signers_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailbox = Arc::new(Mailbox::new(20));
+        let smtp = Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Config::new("inbox.test"),
+            mailbox.clone(),
+        )
+        .await
+        .unwrap();
+        let master = MasterKey::from_bytes(1, [0x42; 32]);
+        let db = dir.path().join("signer.db");
+        let socket = dir.path().join("signer.sock");
+        let config = SignerConfig {
+            masters: vec![master.clone()],
+            db: db.clone(),
+            socket: socket.clone(),
+            relay: outbox::Relay {
+                host: "127.0.0.1".into(),
+                port: smtp.local_addr().port(),
+                plain: true,
+                sender: "reset@vendor.example".into(),
+            },
+            caps: Caps::default(),
+            orders: None,
+        };
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let signer = tokio::spawn(run(config, Arc::new(SystemClock::default()), async move {
+            stopped.notified().await
+        }));
+        let client = SignerClient::new(&socket);
+        for _ in 0..200 {
+            if client.call(&Request::Health).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        // Three cameras' codes, and one of them re-sent later.
+        let mut texts = Vec::new();
+        for i in 1..=3 {
+            let serial = format!("IPC4K15-R{i:05}");
+            let key = master.device_key(&serial);
+            let text = Challenge::new(
+                &key,
+                &serial,
+                1_790_000_000,
+                false,
+                Recovery::Owner(format!("owner{i}@example.com")),
+            )
+            .with_counter(i)
+            .seal(&key)
+            .unwrap();
+            let r = client
+                .call(&Request::Issue {
+                    challenge: text.clone(),
+                    channel: "web".into(),
+                    requester: "127.0.0.1".into(),
+                })
+                .await
+                .unwrap();
+            assert!(matches!(r, Response::Issued { .. }), "{r:?}");
+            texts.push(text);
+        }
+        let mails = mailbox.wait_for(3, Duration::from_secs(30)).await.unwrap();
+        let codes: Vec<String> = mails
+            .iter()
+            .map(|m| {
+                String::from_utf8_lossy(&m.message)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Code: ").map(|c| c.trim().to_string()))
+                    .unwrap()
+            })
+            .collect();
+        // The outbox worker truncates the WAL after its batch.
+        let wal = dir.path().join("signer.db-wal");
+        for _ in 0..200 {
+            if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+            0,
+            "the WAL is truncated after sends"
+        );
+        let mut files = Vec::new();
+        for name in ["signer.db", "signer.db-wal", "signer.db-shm"] {
+            files.push((
+                name,
+                std::fs::read(dir.path().join(name)).unwrap_or_default(),
+            ));
+        }
+        assert!(files[0].1.len() > 4096, "the database was read");
+        for code in &codes {
+            let bare = code.replace('-', "");
+            for needle in [
+                code.clone(),
+                bare.clone(),
+                bare.to_lowercase(),
+                bare[..10].to_string(),
+            ] {
+                for (name, bytes) in &files {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                        "{needle} found in {name}"
+                    );
+                }
+            }
+        }
+        // The queued mails can still be made again (a restart loses nothing): the code
+        // comes from the master key, the store holds only what regenerates it.
+        stop.notify_one();
+        signer.await.unwrap().unwrap();
+    }
 }

@@ -1,9 +1,15 @@
 //! The signer's outbox worker: mails the codes it queued, itself (S1), with retries and
 //! backoff. Rows are read from the signer's database, so a killed signer picks up every
 //! queued mail when it starts again.
+//!
+//! A queued code mail holds no code: [`CodeOutbox`] makes the code again, in memory, from
+//! the challenge the row names and the master key, just before the mail goes out; after a
+//! batch the WAL is truncated ([`Outbox::flush`]).
 
-use crate::store::{OutboxRow, SignerStore, StoreError};
+use crate::store::{CodeMailRow, OutboxRow, SignerStore};
 use camkey_proto::clock::Clock;
+use camkey_proto::code;
+use camkey_proto::keys::MasterKey;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::future::Future;
@@ -29,18 +35,99 @@ pub trait Outbox: Send + Sync + 'static {
         next: Option<i64>,
         error: String,
     ) -> BoxFuture<'_, Result<(), String>>;
+    /// After a batch: make what was written durable and leave nothing in logs.
+    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
-impl Outbox for SignerStore {
+/// The signer's outbox: its store, and the master keys that make each queued mail's code
+/// again when it is sent.
+#[derive(Debug, Clone)]
+pub struct CodeOutbox {
+    /// The signer's database.
+    pub store: SignerStore,
+    /// Every master key the signer holds.
+    pub masters: Arc<Vec<MasterKey>>,
+}
+
+/// The mail that carries a code, as DESIGN §4 wants it: the code on a line of its own.
+pub fn code_mail(serial: &str, code: &str) -> (String, String) {
+    (
+        format!("Security code for your camera {serial}"),
+        format!(
+            "A security code was asked for to reset the password of your camera, serial {serial}.\n\n\
+             Code: {code}\n\n\
+             Type it on the camera's \"Forgot password?\" page (Use a QR code, step 3), with a new password.\n\
+             It is valid for 24 hours.\n\n\
+             If you did not ask for it, ignore this mail: the code works only on your camera, from its own page,\n\
+             and only with this mail in hand.\n"
+        ),
+    )
+}
+
+/// A nonce from its 24 hex digits.
+fn nonce_of(hex: &str) -> Option<[u8; 12]> {
+    if hex.len() != 24 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 12];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+impl CodeOutbox {
+    /// The mail of one row, its code made again; `None` if it cannot be (no such key).
+    fn render(&self, row: &CodeMailRow) -> Option<OutboxRow> {
+        let master = self
+            .masters
+            .iter()
+            .find(|m| m.version() == row.key_version)?;
+        let nonce = nonce_of(&row.nonce)?;
+        let key = master.device_key(&row.serial);
+        let code = code::issue_for(&key, &row.serial, &nonce, row.generated, row.first_seen)
+            .ok()?
+            .text();
+        let (subject, body) = code_mail(&row.serial, &code);
+        Some(OutboxRow {
+            id: row.id,
+            recipient: row.recipient.clone(),
+            subject,
+            body,
+            attempts: row.attempts,
+        })
+    }
+}
+
+impl Outbox for CodeOutbox {
     fn due(&self, now: i64, limit: i64) -> BoxFuture<'_, Result<Vec<OutboxRow>, String>> {
         Box::pin(async move {
-            SignerStore::due(self, now, limit)
+            let rows = self
+                .store
+                .due(now, limit)
                 .await
-                .map_err(|e: StoreError| e.to_string())
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                match self.render(&row) {
+                    Some(mail) => out.push(mail),
+                    None => {
+                        let why = "the code cannot be made again (no such master key)";
+                        tracing::error!("outbox: mail {}: {why}", row.id);
+                        self.store
+                            .failed(row.id, None, why)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Ok(out)
         })
     }
     fn sent(&self, id: i64) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { SignerStore::sent(self, id).await.map_err(|e| e.to_string()) })
+        Box::pin(async move { self.store.sent(id).await.map_err(|e| e.to_string()) })
     }
     fn failed(
         &self,
@@ -49,10 +136,14 @@ impl Outbox for SignerStore {
         error: String,
     ) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            SignerStore::failed(self, id, next, &error)
+            self.store
+                .failed(id, next, &error)
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.store.checkpoint().await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -145,6 +236,7 @@ pub async fn run(
         match store.due(now, BATCH).await {
             Ok(rows) => {
                 full = rows.len() as i64 == BATCH;
+                let any = !rows.is_empty();
                 for row in rows {
                     match relay
                         .send(&transport, &row.recipient, &row.subject, &row.body)
@@ -168,6 +260,9 @@ pub async fn run(
                             }
                         }
                     }
+                }
+                if any && let Err(e) = store.flush().await {
+                    tracing::error!("outbox: {e}");
                 }
             }
             Err(e) => tracing::error!("outbox: {e}"),

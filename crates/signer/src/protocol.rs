@@ -55,7 +55,8 @@ pub struct Opened {
     pub nonce: String,
     /// Whether the camera still has the factory recovery address.
     pub factory_default: bool,
-    /// A masked hint of the recovery address (`o***@example.com`), if the owner set one.
+    /// A masked hint of the recovery address (`o***@***`: its first letter, nothing of
+    /// its length or domain), if the owner set one.
     pub hint: Option<String>,
     /// Whether the camera's clock was trustworthy when it made the challenge.
     pub clock_trusted: bool,
@@ -141,6 +142,14 @@ pub enum ErrorCode {
     /// The challenge's serial is not on that order (or the signer has no such order).
     #[error("the camera is not on that order")]
     NotOnOrder,
+    /// (Release) The challenge is sealed to an address the owner set: codes go only there,
+    /// never to an order's address (DESIGN §1, S5).
+    #[error("the camera has a recovery address its owner set")]
+    OwnerAddress,
+    /// The camera has made two newer challenges since this one (by the counter sealed
+    /// inside): it is ignored, and counts against nothing.
+    #[error("the camera has made newer challenges since this one")]
+    Superseded,
     /// A request that does not parse.
     #[error("bad request")]
     BadRequest,

@@ -1,18 +1,24 @@
 //! The signer's socket: a Unix domain socket only its owner can open (mode 0600), one JSON
 //! request per line, bounded lines and connections, every request answered and audited by
-//! the [`Signer`].
+//! the [`Signer`]. A connection that sends no whole line within [`IDLE_TIMEOUT`] (or does
+//! not take its answer within it) is closed, so idle or slow clients cannot hold the
+//! [`MAX_CONNECTIONS`] slots.
 
 use crate::protocol::{ErrorCode, MAX_LINE, Request, Response};
 use crate::service::Signer;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// A request line must arrive whole, and an answer be taken, within this long; otherwise
+/// the connection is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds the socket at `path` (replacing a stale one) with mode 0600.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -32,6 +38,16 @@ pub async fn serve(
     signer: Arc<Signer>,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_with_idle(listener, signer, IDLE_TIMEOUT, shutdown).await;
+}
+
+/// [`serve`] with another idle timeout (tests).
+pub async fn serve_with_idle(
+    listener: UnixListener,
+    signer: Arc<Signer>,
+    idle: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
@@ -47,20 +63,22 @@ pub async fn serve(
         let signer = signer.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = connection(stream, &signer).await;
+            let _ = connection(stream, &signer, idle).await;
         });
     }
 }
 
-async fn connection(stream: UnixStream, signer: &Signer) -> std::io::Result<()> {
+async fn connection(stream: UnixStream, signer: &Signer, idle: Duration) -> std::io::Result<()> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     loop {
         let mut line = Vec::new();
-        let n = (&mut rd)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .await?;
+        let mut limited = (&mut rd).take(MAX_LINE as u64 + 1);
+        let read = limited.read_until(b'\n', &mut line);
+        let Ok(n) = tokio::time::timeout(idle, read).await else {
+            return Ok(()); // idle or too slow: closed
+        };
+        let n = n?;
         if n == 0 {
             return Ok(());
         }
@@ -79,9 +97,89 @@ async fn connection(stream: UnixStream, signer: &Signer) -> std::io::Result<()> 
         };
         let mut out = serde_json::to_vec(&answer).unwrap_or_default();
         out.push(b'\n');
-        wr.write_all(&out).await?;
+        match tokio::time::timeout(idle, wr.write_all(&out)).await {
+            Ok(written) => written?,
+            Err(_) => return Ok(()), // the answer was not taken: closed
+        }
         if too_long {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::SignerClient;
+    use crate::service::Caps;
+    use crate::store::SignerStore;
+    use camkey_proto::clock::SystemClock;
+    use camkey_proto::keys::MasterKey;
+
+    /// Issue 11, item 12: a local process that opens every connection slot and sends
+    /// nothing (or one byte at a time) holds the signer only for the idle timeout.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn idle_and_slow_connections_are_closed_and_the_slots_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SignerStore::open(&dir.path().join("signer.db"))
+            .await
+            .unwrap();
+        let signer = Arc::new(Signer::new(
+            vec![MasterKey::from_bytes(1, [1; 32])],
+            store,
+            Arc::new(SystemClock::default()),
+            Caps::default(),
+        ));
+        let path = dir.path().join("signer.sock");
+        let listener = bind(&path).unwrap();
+        let idle = Duration::from_millis(400);
+        tokio::spawn(serve_with_idle(
+            listener,
+            signer,
+            idle,
+            std::future::pending(),
+        ));
+        let client = SignerClient::new(&path);
+        assert!(matches!(
+            client.call(&Request::Health).await,
+            Ok(Response::Healthy { .. })
+        ));
+        // Every slot held by a silent connection, one by a slow one.
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS - 1 {
+            held.push(UnixStream::connect(&path).await.unwrap());
+        }
+        let mut slow = UnixStream::connect(&path).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            client.call(&Request::Health).await.is_err(),
+            "every slot is taken"
+        );
+        let drip = async {
+            // One byte every 100 ms, never a whole line: how many got through.
+            for sent in 0..100 {
+                if slow.write_all(b" ").await.is_err() {
+                    return sent;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            100
+        };
+        let sent = tokio::time::timeout(Duration::from_secs(20), drip)
+            .await
+            .unwrap();
+        assert!(sent < 100, "the slow connection was never cut");
+        for mut c in held {
+            let mut buf = [0u8; 1];
+            let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+                .await
+                .expect("closed by the signer")
+                .unwrap_or(0);
+            assert_eq!(n, 0);
+        }
+        assert!(matches!(
+            client.call(&Request::Health).await,
+            Ok(Response::Healthy { .. })
+        ));
     }
 }

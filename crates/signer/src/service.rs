@@ -2,9 +2,19 @@
 //! and S5 — only to the address sealed inside, a handful of codes per device a day,
 //! re-sends of the same code not counted (but bounded), the same request twice idempotent,
 //! nothing for the factory-default address, everything audited.
+//!
+//! Stale challenges (issue 11): each challenge carries, sealed, the camera's counter, which
+//! only grows. A challenge older than the two newest seen for its serial can no longer be
+//! live on the camera (it keeps two at most); it is refused ([`ErrorCode::Superseded`]) and
+//! the codes of such challenges no longer count against the daily cap, so old challenges
+//! someone collected cannot use up the owner's codes.
+//!
+//! Support releases go only for factory-default challenges: a challenge sealed to an
+//! address the owner set gets its code there, never at an order's address
+//! ([`ErrorCode::OwnerAddress`]).
 
 use crate::protocol::{ErrorCode, IssueStatus, Opened, Request, Response};
-use crate::store::{NewMail, SignerStore, StoreError};
+use crate::store::{SeenChallenge, SignerStore, StoreError};
 use camkey_proto::challenge::{self, Challenge, ChallengeError, Recovery};
 use camkey_proto::clock::Clock;
 use camkey_proto::code::{self, CodeError};
@@ -43,9 +53,11 @@ pub struct Signer {
     pub wake: Arc<Notify>,
 }
 
-fn mask(addr: &str) -> String {
+/// A hint of an address for whoever asks: its first character only (`o***@***`), nothing
+/// of its length or its domain (issue 11: the domain too can tell who owns a camera).
+pub fn mask(addr: &str) -> String {
     match addr.split_once('@') {
-        Some((l, d)) => format!("{}***@{d}", l.chars().next().unwrap_or('*')),
+        Some((l, _)) => format!("{}***@***", l.chars().next().unwrap_or('*')),
         None => "***".into(),
     }
 }
@@ -58,19 +70,12 @@ fn code_error(e: ChallengeError) -> ErrorCode {
     }
 }
 
-fn code_mail(ch: &Challenge, to: &str, code: &str) -> NewMail {
-    NewMail {
-        recipient: to.to_string(),
-        subject: format!("Security code for your camera {}", ch.serial),
-        body: format!(
-            "A security code was asked for to reset the password of your camera, serial {}.\n\n\
-             Code: {code}\n\n\
-             Type it on the camera's \"Forgot password?\" page (Use a QR code, step 3), with a new password.\n\
-             It is valid for 24 hours.\n\n\
-             If you did not ask for it, ignore this mail: the code works only on your camera, from its own page,\n\
-             and only with this mail in hand.\n",
-            ch.serial
-        ),
+fn seen_of<'a>(ch: &'a Challenge, nonce: &'a str) -> SeenChallenge<'a> {
+    SeenChallenge {
+        nonce,
+        serial: &ch.serial,
+        key_version: ch.key_version,
+        counter: ch.counter,
     }
 }
 
@@ -149,7 +154,7 @@ impl Signer {
         let ch = self.opened(text, "open").await?;
         let nonce = data_encoding_hex(&ch.nonce);
         self.store
-            .seen(&nonce, &ch.serial, self.clock.wall_ms())
+            .seen(seen_of(&ch, &nonce), self.clock.wall_ms())
             .await
             .map_err(|e| self.internal(e))?;
         self.audit("open", Some(&ch.serial), "ok", "challenge opened")
@@ -219,6 +224,15 @@ impl Signer {
             clean(agent),
             clean(order_number)
         );
+        if let Recovery::Owner(_) = &ch.recovery {
+            // Codes for this camera go only to the address its owner set (DESIGN §1, S5).
+            let detail = format!(
+                "refused: the challenge is sealed to an address the owner set, not the factory default; {context}"
+            );
+            self.audit("release", Some(&ch.serial), "owner_address", &detail)
+                .await;
+            return Err(ErrorCode::OwnerAddress);
+        }
         let to = self
             .store
             .order_address(order_number, &ch.serial)
@@ -251,9 +265,29 @@ impl Signer {
         let nonce = data_encoding_hex(&ch.nonce);
         let row = self
             .store
-            .seen(&nonce, &ch.serial, now)
+            .seen(seen_of(ch, &nonce), now)
             .await
             .map_err(|e| self.internal(e))?;
+        // Older than the two newest challenges of this camera: ignored, counted nowhere.
+        let floor = self
+            .store
+            .second_newest_counter(&ch.serial)
+            .await
+            .map_err(|e| self.internal(e))?
+            .unwrap_or(0);
+        if i64::from(ch.counter) < floor {
+            self.audit(
+                op,
+                Some(&ch.serial),
+                "stale",
+                &detail(&format!(
+                    "challenge {} is older than the two newest of this camera: ignored",
+                    ch.counter
+                )),
+            )
+            .await;
+            return Err(ErrorCode::Superseded);
+        }
         let key = self
             .masters
             .iter()
@@ -276,10 +310,9 @@ impl Signer {
                 .await;
                 return Ok((IssueStatus::AlreadySent, hint));
             }
-            // Later: the same code, re-sent, not counted against the daily cap.
-            let code =
-                code::issue(&key, ch, generated, row.first_seen).map_err(|_| ErrorCode::TooLate)?;
-            let mail = code_mail(ch, to, &code.text());
+            // Later: the same code, re-sent, not counted against the daily cap (the outbox
+            // makes it again from the challenge when it mails it).
+            code::issue(&key, ch, generated, row.first_seen).map_err(|_| ErrorCode::TooLate)?;
             let ok = self
                 .store
                 .resend(
@@ -287,7 +320,7 @@ impl Signer {
                     now,
                     self.caps.resend_gap_ms,
                     self.caps.resends_per_code,
-                    &mail,
+                    to,
                 )
                 .await
                 .map_err(|e| self.internal(e))?;
@@ -313,7 +346,7 @@ impl Signer {
         }
         let today = self
             .store
-            .issued_since(&ch.serial, now - 86_400_000)
+            .issued_since(&ch.serial, now - 86_400_000, floor)
             .await
             .map_err(|e| self.internal(e))?;
         if today >= self.caps.codes_per_device_per_day {
@@ -326,8 +359,9 @@ impl Signer {
             .await;
             return Err(ErrorCode::CapReached);
         }
-        let code = match code::issue(&key, ch, now, row.first_seen) {
-            Ok(c) => c,
+        // The code itself is made only when the mail goes out; here, only whether it can be.
+        match code::issue(&key, ch, now, row.first_seen) {
+            Ok(_) => {}
             Err(CodeError::TooLate) => {
                 self.audit(
                     op,
@@ -342,7 +376,7 @@ impl Signer {
         };
         let fresh = self
             .store
-            .issue(&nonce, now, &code_mail(ch, to, &code.text()))
+            .issue(&nonce, now, to)
             .await
             .map_err(|e| self.internal(e))?;
         if !fresh {
@@ -363,4 +397,159 @@ impl Signer {
 
 fn data_encoding_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camkey_proto::clock::ManualClock;
+
+    const NOW: i64 = 1_790_000_000_000;
+    const SERIAL: &str = "IPC4K15-000001";
+
+    async fn signer(dir: &std::path::Path) -> (Signer, Arc<ManualClock>, MasterKey) {
+        let master = MasterKey::from_bytes(1, [0x42; 32]);
+        let store = SignerStore::open(&dir.join("signer.db")).await.unwrap();
+        let clock = Arc::new(ManualClock::new(NOW));
+        let s = Signer::new(vec![master.clone()], store, clock.clone(), Caps::default());
+        (s, clock, master)
+    }
+
+    fn challenge(master: &MasterKey, counter: u32, recovery: Recovery) -> String {
+        let key = master.device_key(SERIAL);
+        Challenge::new(&key, SERIAL, 1_790_000_000, false, recovery)
+            .with_counter(counter)
+            .seal(&key)
+            .unwrap()
+    }
+
+    fn owner() -> Recovery {
+        Recovery::Owner("owner@example.com".into())
+    }
+
+    async fn issue(s: &Signer, text: &str) -> Response {
+        s.handle(Request::Issue {
+            challenge: text.into(),
+            channel: "web".into(),
+            requester: "127.0.0.9".into(),
+        })
+        .await
+    }
+
+    fn refused(code: ErrorCode) -> Response {
+        Response::Error { code }
+    }
+
+    /// Issue 11, item 5: old challenges someone collected, replayed in the worst order
+    /// (oldest first, so each is the newest when it arrives), cannot keep the owner's
+    /// newest challenge from its code on the same day; replayed again, they are ignored.
+    #[tokio::test]
+    async fn stale_challenges_are_ignored_and_never_use_up_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, clock, master) = signer(dir.path()).await;
+        let hoard: Vec<String> = (1..=20).map(|n| challenge(&master, n, owner())).collect();
+        for text in &hoard {
+            clock.advance(60_000);
+            assert!(matches!(issue(&s, text).await, Response::Issued { .. }));
+        }
+        // Every one of them again, newest first, and out of order: all ignored.
+        for text in hoard
+            .iter()
+            .rev()
+            .skip(2)
+            .chain(hoard[..18].iter().step_by(3))
+        {
+            assert_eq!(issue(&s, text).await, refused(ErrorCode::Superseded));
+        }
+        // The owner's newest, the same day: its code.
+        let newest = challenge(&master, 21, owner());
+        let r = issue(&s, &newest).await;
+        assert!(
+            matches!(
+                r,
+                Response::Issued {
+                    status: IssueStatus::Sent,
+                    ..
+                }
+            ),
+            "{r:?}"
+        );
+        // Now only 21 and 20 are live on the camera: 19 and below are ignored.
+        assert_eq!(issue(&s, &hoard[18]).await, refused(ErrorCode::Superseded));
+        // Nothing ignored was queued: 20 hoarded codes and the owner's.
+        assert_eq!(s.store.pending().await.unwrap(), 21);
+        let stale: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE outcome = 'stale'")
+            .fetch_one(&s.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(stale, 18 + 6 + 1);
+    }
+
+    /// The daily cap still holds for the newest challenges (equal counters: challenges
+    /// that do not say which is newer all count).
+    #[tokio::test]
+    async fn the_cap_counts_the_codes_of_live_challenges() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, clock, master) = signer(dir.path()).await;
+        for _ in 0..Caps::default().codes_per_device_per_day {
+            let r = issue(&s, &challenge(&master, 7, owner())).await;
+            assert!(matches!(r, Response::Issued { .. }), "{r:?}");
+        }
+        let sixth = challenge(&master, 7, owner());
+        assert_eq!(issue(&s, &sixth).await, refused(ErrorCode::CapReached));
+        // One newer challenge: the 7s are still among the two newest, their codes count.
+        let newer = challenge(&master, 9, owner());
+        assert_eq!(issue(&s, &newer).await, refused(ErrorCode::CapReached));
+        // Two newer: the 7s can no longer be live on the camera, their codes no longer count.
+        let newest = challenge(&master, 10, owner());
+        assert!(matches!(issue(&s, &newest).await, Response::Issued { .. }));
+        // 24 hours on, the cap has room again whatever happened.
+        clock.advance(86_400_000);
+        let later = challenge(&master, 11, owner());
+        assert!(matches!(issue(&s, &later).await, Response::Issued { .. }));
+    }
+
+    /// Issue 11, item 10: a release for a challenge sealed to an address the owner set is
+    /// refused (typed), audited, and queues nothing.
+    #[tokio::test]
+    async fn no_release_for_a_challenge_sealed_to_the_owners_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _, master) = signer(dir.path()).await;
+        s.store
+            .replace_orders(&[camkey_proto::orders::OrderLine {
+                order_number: "ORD-1".into(),
+                serial: SERIAL.into(),
+                customer_name: "Carol".into(),
+                customer_email: "carol@example.com".into(),
+                purchase_date: "2026-03-01".into(),
+            }])
+            .await
+            .unwrap();
+        let release = |text: String| Request::Release {
+            challenge: text,
+            order_number: "ORD-1".into(),
+            case: "1".into(),
+            agent: "ann".into(),
+        };
+        let own = challenge(&master, 3, Recovery::Owner("new-owner@example.com".into()));
+        assert_eq!(
+            s.handle(release(own)).await,
+            refused(ErrorCode::OwnerAddress)
+        );
+        assert_eq!(s.store.pending().await.unwrap(), 0);
+        let fd = challenge(&master, 4, Recovery::FactoryDefault);
+        let r = s.handle(release(fd)).await;
+        assert!(
+            matches!(&r, Response::Released { hint, .. } if hint == "c***@***"),
+            "{r:?}"
+        );
+        assert_eq!(s.store.pending().await.unwrap(), 1);
+    }
+
+    #[test]
+    fn the_hint_tells_neither_length_nor_domain() {
+        assert_eq!(mask("owner@example.com"), "o***@***");
+        assert_eq!(mask("x@a-very-long-company-name.example"), "x***@***");
+        assert_eq!(mask("no-at-sign"), "***");
+    }
 }

@@ -1,6 +1,12 @@
 //! The signer's own storage: SQLite in WAL mode with full synchronous writes, so a code
 //! queued for mailing survives a crash or a kill (the outbox row is written in the same
 //! transaction that records the code as issued).
+//!
+//! **No code is ever stored** (issue 11): an outbox row names its challenge, and the code
+//! is made again from the challenge's serial, nonce, key version and times when the mail
+//! goes out ([`crate::outbox::CodeOutbox`]); without the master key, a copy of this file
+//! (and of its `-wal` and `-shm`) yields no code. `secure_delete` is on, so deleted rows
+//! are overwritten, and [`SignerStore::checkpoint`] truncates the WAL after sends.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -34,7 +40,28 @@ pub struct ChallengeRow {
     pub last_sent: Option<i64>,
 }
 
-/// A mail waiting in the outbox.
+/// A code mail waiting in the signer's outbox: what makes its code again, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeMailRow {
+    /// Row id.
+    pub id: i64,
+    /// Recipient.
+    pub recipient: String,
+    /// The challenge's serial.
+    pub serial: String,
+    /// The challenge's master-key version.
+    pub key_version: u32,
+    /// The challenge's nonce (hex).
+    pub nonce: String,
+    /// Unix ms the code was generated.
+    pub generated: i64,
+    /// Unix ms the challenge was first seen.
+    pub first_seen: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+}
+
+/// A mail ready for the outbox worker (rendered in memory, never stored by the signer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRow {
     /// Row id.
@@ -49,21 +76,23 @@ pub struct OutboxRow {
     pub attempts: i64,
 }
 
-/// A mail to queue.
-#[derive(Debug, Clone)]
-pub struct NewMail {
-    /// Recipient.
-    pub recipient: String,
-    /// Subject.
-    pub subject: String,
-    /// Body.
-    pub body: String,
+/// A genuine challenge as the store records it.
+#[derive(Debug, Clone, Copy)]
+pub struct SeenChallenge<'a> {
+    /// Nonce (hex): its identity.
+    pub nonce: &'a str,
+    /// Serial.
+    pub serial: &'a str,
+    /// Master-key version.
+    pub key_version: u32,
+    /// The camera's counter.
+    pub counter: u32,
 }
 
 /// The signer's database.
 #[derive(Debug, Clone)]
 pub struct SignerStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SignerStore {
@@ -74,28 +103,37 @@ impl SignerStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Deleted content is overwritten with zeros, never left in free space.
+            .pragma("secure_delete", "on")
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SignerStore { pool })
+        let store = SignerStore { pool };
+        // Whatever a migration deleted (the first outbox's code text) leaves the WAL too.
+        store.checkpoint().await?;
+        Ok(store)
     }
 
     /// Records that a challenge was seen (first time only) and returns what is known of it.
-    pub async fn seen(&self, nonce: &str, serial: &str, now: i64) -> Result<ChallengeRow> {
+    pub async fn seen(&self, ch: SeenChallenge<'_>, now: i64) -> Result<ChallengeRow> {
         sqlx::query(
-            "INSERT OR IGNORE INTO challenges (nonce, serial, first_seen) VALUES (?, ?, ?)",
+            "INSERT INTO challenges (nonce, serial, first_seen, key_version, counter) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (nonce) DO UPDATE SET key_version = excluded.key_version, counter = excluded.counter \
+             WHERE key_version != excluded.key_version OR counter != excluded.counter",
         )
-        .bind(nonce)
-        .bind(serial)
+        .bind(ch.nonce)
+        .bind(ch.serial)
         .bind(now)
+        .bind(i64::from(ch.key_version))
+        .bind(i64::from(ch.counter))
         .execute(&self.pool)
         .await?;
         let row =
             sqlx::query("SELECT first_seen, generated, last_sent FROM challenges WHERE nonce = ?")
-                .bind(nonce)
+                .bind(ch.nonce)
                 .fetch_one(&self.pool)
                 .await?;
         Ok(ChallengeRow {
@@ -105,21 +143,36 @@ impl SignerStore {
         })
     }
 
-    /// Codes generated for `serial` since `since` (Unix ms).
-    pub async fn issued_since(&self, serial: &str, since: i64) -> Result<i64> {
+    /// The counter of the older of the two newest challenges seen for `serial` (the
+    /// newest's own if only one was seen): a challenge below it is stale.
+    pub async fn second_newest_counter(&self, serial: &str) -> Result<Option<i64>> {
+        let top: Vec<i64> = sqlx::query_scalar(
+            "SELECT counter FROM challenges WHERE serial = ? ORDER BY counter DESC LIMIT 2",
+        )
+        .bind(serial)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(top.last().copied())
+    }
+
+    /// Codes generated for `serial` since `since` (Unix ms), for challenges whose counter
+    /// is at least `floor` (codes of stale challenges do not count).
+    pub async fn issued_since(&self, serial: &str, since: i64, floor: i64) -> Result<i64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM challenges WHERE serial = ? AND generated >= ?",
+            "SELECT COUNT(*) FROM challenges WHERE serial = ? AND generated >= ? AND counter >= ?",
         )
         .bind(serial)
         .bind(since)
+        .bind(floor)
         .fetch_one(&self.pool)
         .await?;
         Ok(n)
     }
 
-    /// Marks a challenge's code as generated and queues its mail, atomically. Returns
-    /// `false` if a code was generated meanwhile (the caller re-sends that one instead).
-    pub async fn issue(&self, nonce: &str, generated: i64, mail: &NewMail) -> Result<bool> {
+    /// Marks a challenge's code as generated and queues its mail to `recipient`,
+    /// atomically. Returns `false` if a code was generated meanwhile (the caller re-sends
+    /// that one instead).
+    pub async fn issue(&self, nonce: &str, generated: i64, recipient: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE challenges SET generated = ?1, last_sent = ?1 WHERE nonce = ?2 AND generated IS NULL")
             .bind(generated)
@@ -130,20 +183,21 @@ impl SignerStore {
         if done != 1 {
             return Ok(false);
         }
-        queue(&mut tx, mail, generated).await?;
+        queue(&mut tx, nonce, recipient, generated).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Queues a re-send of a challenge's code if the last mail for it went out at least
-    /// `gap_ms` ago and it was re-sent fewer than `max` times. Returns `false` otherwise.
+    /// Queues a re-send of a challenge's code to `recipient` if the last mail for it went
+    /// out at least `gap_ms` ago and it was re-sent fewer than `max` times. Returns
+    /// `false` otherwise.
     pub async fn resend(
         &self,
         nonce: &str,
         now: i64,
         gap_ms: i64,
         max: i64,
-        mail: &NewMail,
+        recipient: &str,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -160,15 +214,17 @@ impl SignerStore {
         if done != 1 {
             return Ok(false);
         }
-        queue(&mut tx, mail, now).await?;
+        queue(&mut tx, nonce, recipient, now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Mails due now, oldest first.
-    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+    /// Code mails due now, oldest first, with what makes their codes again.
+    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<CodeMailRow>> {
         let rows = sqlx::query(
-            "SELECT id, recipient, subject, body, attempts FROM outbox WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
+            "SELECT o.id, o.recipient, o.attempts, c.serial, c.key_version, c.nonce, c.generated, c.first_seen \
+             FROM outbox o JOIN challenges c ON c.nonce = o.nonce \
+             WHERE o.state = 'pending' AND o.next_attempt <= ? AND c.generated IS NOT NULL ORDER BY o.id LIMIT ?",
         )
         .bind(now)
         .bind(limit)
@@ -176,27 +232,31 @@ impl SignerStore {
         .await?;
         rows.into_iter()
             .map(|r| {
-                Ok(OutboxRow {
+                let version: i64 = r.try_get("key_version")?;
+                Ok(CodeMailRow {
                     id: r.try_get("id")?,
                     recipient: r.try_get("recipient")?,
-                    subject: r.try_get("subject")?,
-                    body: r.try_get("body")?,
+                    serial: r.try_get("serial")?,
+                    key_version: u32::try_from(version).unwrap_or(u32::MAX),
+                    nonce: r.try_get("nonce")?,
+                    generated: r.try_get("generated")?,
+                    first_seen: r.try_get("first_seen")?,
                     attempts: r.try_get("attempts")?,
                 })
             })
             .collect()
     }
 
-    /// A mail went out: its body (with the code) is erased.
+    /// A mail went out.
     pub async fn sent(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'sent', body = '', last_error = NULL WHERE id = ?")
+        sqlx::query("UPDATE outbox SET state = 'sent', last_error = NULL WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// A mail failed: try again at `next`, or give up (the body is erased).
+    /// A mail failed: try again at `next`, or give up.
     pub async fn failed(&self, id: i64, next: Option<i64>, error: &str) -> Result<()> {
         let error: String = error.chars().take(500).collect();
         match next {
@@ -204,12 +264,21 @@ impl SignerStore {
                 .bind(at)
                 .bind(error)
                 .bind(id),
-            None => sqlx::query("UPDATE outbox SET attempts = attempts + 1, state = 'failed', body = '', last_error = ? WHERE id = ?")
+            None => sqlx::query("UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = ? WHERE id = ?")
                 .bind(error)
                 .bind(id),
         }
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Moves every committed page from the WAL into the database file and truncates the
+    /// WAL to zero bytes (after sends: nothing lingers in the log).
+    pub async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -287,15 +356,46 @@ impl SignerStore {
 
 async fn queue(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    mail: &NewMail,
+    nonce: &str,
+    recipient: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (recipient, subject, body, next_attempt) VALUES (?, ?, ?, ?)")
-        .bind(&mail.recipient)
-        .bind(&mail.subject)
-        .bind(&mail.body)
+    sqlx::query("INSERT INTO outbox (nonce, recipient, next_attempt) VALUES (?, ?, ?)")
+        .bind(nonce)
+        .bind(recipient)
         .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn secure_delete_is_on_and_the_outbox_has_no_room_for_a_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SignerStore::open(&dir.path().join("s.db")).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            let mut c = store.pool.acquire().await.unwrap();
+            let on: i64 = sqlx::query_scalar("PRAGMA secure_delete")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            assert_eq!(on, 1, "secure_delete on every connection");
+            conns.push(c);
+        }
+        drop(conns);
+        let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('outbox')")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert!(cols.contains(&"nonce".to_string()), "{cols:?}");
+        assert!(
+            !cols.iter().any(|c| c == "body" || c == "subject"),
+            "{cols:?}"
+        );
+    }
 }

@@ -12,6 +12,12 @@
 //! case's challenge and the order number the agent names to the signer, which checks the
 //! serial **inside** the challenge against its own copy of the orders and mails the code
 //! to that order's customer (S5).
+//!
+//! Only a camera still on the factory recovery address gets a code through the desk
+//! (DESIGN §1): a password-reset request whose challenge is sealed to an address the owner
+//! set opens no case and is told what is left ([`crate::texts::own_address_next_step`]:
+//! the reset button, or factory service on models without one); the signer refuses such
+//! a release too ([`ErrorCode::OwnerAddress`]).
 
 use crate::orders::{Order, Warranty, warranty};
 use crate::staff::{Role, Staff, random_token, token_hash};
@@ -211,6 +217,13 @@ pub enum DeskError {
     /// The signer refused to release (its code).
     #[error("the signer refused: {0}")]
     Refused(ErrorCode),
+    /// A password reset for a camera with a recovery address its owner set: the desk
+    /// releases no code for it; the message says what is left for that model.
+    #[error("{}", crate::texts::own_address_next_step(*model))]
+    OwnAddress {
+        /// The camera's model (from the challenge's serial), if it is one of ours.
+        model: Option<&'static str>,
+    },
     /// Too many requests.
     #[error("too many requests; try again later")]
     Limited,
@@ -668,6 +681,13 @@ impl Desk {
                 .await
             {
                 Ok(Response::Opened(o)) => {
+                    if c.kind == Kind::PasswordReset && !o.factory_default {
+                        // Codes for this camera go only to its owner's address: no case
+                        // could release one; say what is left instead.
+                        return Err(DeskError::OwnAddress {
+                            model: model_of_serial(&o.serial),
+                        });
+                    }
                     serial = Some(o.serial);
                     from_challenge = true;
                     nonce = Some(o.nonce);
@@ -919,6 +939,17 @@ impl Desk {
                     &detail(&format!("refused by the signer: {code}")),
                 )
                 .await;
+                if code == ErrorCode::OwnerAddress {
+                    let model = case.serial.as_deref().and_then(model_of_serial);
+                    self.notify(
+                        &case,
+                        CaseMail::OwnAddress {
+                            model: model.map(String::from),
+                        },
+                    )
+                    .await;
+                    return Err(DeskError::OwnAddress { model });
+                }
                 Err(DeskError::Refused(code))
             }
             Ok(_) | Err(_) => {

@@ -91,6 +91,7 @@ impl From<DeskError> for ApiError {
             DeskError::NotFound => ApiError(StatusCode::NOT_FOUND, "not_found", msg),
             DeskError::Conflict(code, _) => ApiError(StatusCode::CONFLICT, code, msg),
             DeskError::Refused(code) => refused(code),
+            DeskError::OwnAddress { .. } => ApiError(StatusCode::CONFLICT, "own_address", msg),
             DeskError::Limited => ApiError(StatusCode::TOO_MANY_REQUESTS, "limit", msg),
             DeskError::Forbidden => ApiError(StatusCode::FORBIDDEN, "forbidden", msg),
             DeskError::Unavailable => ApiError(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg),
@@ -117,6 +118,11 @@ fn refused(code: ErrorCode) -> ApiError {
             StatusCode::CONFLICT,
             "challenge_too_old",
             "The case's challenge is too old: ask the owner for a new QR code. Nothing was sent.",
+        ),
+        ErrorCode::Superseded => (
+            StatusCode::CONFLICT,
+            "challenge_superseded",
+            "The camera has made newer QR codes since this case's challenge: ask the owner for the newest. Nothing was sent.",
         ),
         ErrorCode::CapReached | ErrorCode::ResendLimited => (
             StatusCode::TOO_MANY_REQUESTS,

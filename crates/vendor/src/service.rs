@@ -86,8 +86,10 @@ impl ResetService {
                     ErrorCode::Unreadable | ErrorCode::BadRequest => Outcome::Unreadable,
                     ErrorCode::NotGenuine | ErrorCode::UnknownKeyVersion => Outcome::NotGenuine,
                     ErrorCode::CapReached | ErrorCode::ResendLimited => Outcome::Limit,
-                    ErrorCode::TooLate => Outcome::TooOld,
-                    ErrorCode::Internal | ErrorCode::NotOnOrder => Outcome::Unavailable,
+                    ErrorCode::TooLate | ErrorCode::Superseded => Outcome::TooOld,
+                    ErrorCode::Internal | ErrorCode::NotOnOrder | ErrorCode::OwnerAddress => {
+                        Outcome::Unavailable
+                    }
                 },
                 None,
             ),

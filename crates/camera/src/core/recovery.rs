@@ -626,28 +626,42 @@ impl Core {
             .await
     }
 
-    fn make_challenge(&self, st: &UserState) -> Result<StoredChallenge, CoreError> {
+    /// A new challenge numbered with the next counter, which `st` (the state about to be
+    /// saved, before the challenge is shown) takes.
+    fn make_challenge(&self, st: &mut UserState) -> Result<StoredChallenge, CoreError> {
         let wall = self.clock.wall_ms();
         let created = u32::try_from(wall.div_euclid(1000)).unwrap_or(0);
         let recovery = match &st.recovery_email {
             Some(a) => Recovery::Owner(a.clone()),
             None => Recovery::FactoryDefault,
         };
+        let counter = st
+            .challenge_counter
+            .checked_add(1)
+            .ok_or_else(|| CoreError::BadSetting("the challenge counter is exhausted".into()))?;
         let ch = Challenge::new(
             &self.factory.device_key,
             &self.factory.serial,
             created,
             st.time.source.is_some(),
             recovery,
-        );
+        )
+        .with_counter(counter);
         let text = ch
             .seal(&self.factory.device_key)
             .map_err(|e| CoreError::BadSetting(e.to_string()))?;
+        st.challenge_counter = counter;
         Ok(StoredChallenge {
             nonce: data_encoding::HEXLOWER.encode(&ch.nonce),
             created_elapsed: self.clock.elapsed_ms(),
             text,
         })
+    }
+
+    /// Whether a stored challenge is still live: younger than 7 days, and in the format
+    /// the vendor reads (one saved by older firmware is not).
+    fn challenge_live(c: &StoredChallenge, now: u64) -> bool {
+        now < c.created_elapsed + challenge::LIFETIME_MS && challenge::parse(&c.text).is_ok()
     }
 
     fn qr_view(&self, st: &UserState, c: &StoredChallenge) -> QrView {
@@ -675,7 +689,7 @@ impl Core {
             .state
             .challenges
             .iter()
-            .filter(|c| now < c.created_elapsed + challenge::LIFETIME_MS)
+            .filter(|c| Self::challenge_live(c, now))
             .cloned()
             .collect();
         if let Some(c) = live.last() {
@@ -683,7 +697,7 @@ impl Core {
         }
         let mut next = g.state.clone();
         next.challenges = live;
-        let c = self.make_challenge(&next)?;
+        let c = self.make_challenge(&mut next)?;
         next.challenges.push(c.clone());
         let e = self.entry(
             &next,
@@ -704,8 +718,7 @@ impl Core {
         let now = self.clock.elapsed_ms();
         let mut g = self.lock();
         let mut next = g.state.clone();
-        next.challenges
-            .retain(|c| now < c.created_elapsed + challenge::LIFETIME_MS);
+        next.challenges.retain(|c| Self::challenge_live(c, now));
         if let Some(newest) = next.challenges.last()
             && now < newest.created_elapsed + NEW_CHALLENGE_INTERVAL_MS
         {
@@ -714,7 +727,7 @@ impl Core {
                 locked: false,
             }));
         }
-        let c = self.make_challenge(&next)?;
+        let c = self.make_challenge(&mut next)?;
         next.challenges.push(c.clone());
         while next.challenges.len() > CHALLENGES_LIVE {
             next.challenges.remove(0);

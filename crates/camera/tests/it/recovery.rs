@@ -526,3 +526,51 @@ async fn after_a_recovery_every_other_account_is_disabled() {
     assert!(!s.account("operator").unwrap().enabled && s.account("admin").unwrap().enabled);
     assert_eq!(cam.login(NEW).await.0, 200);
 }
+
+/// Issue 11, items 5 and 11: every challenge carries, sealed, a counter that only grows,
+/// saved before the challenge is shown and kept by a factory reset; the factory default
+/// and an owner's address give challenges of one length.
+#[tokio::test(flavor = "multi_thread")]
+async fn challenges_are_numbered_through_factory_resets_and_their_length_hides_the_address() {
+    let cam = TestCamera::start("IPC4K15").await;
+    let master = cam.master();
+    let counter = |text: &str| {
+        challenge::open_with_master(std::slice::from_ref(&master), text)
+            .unwrap()
+            .counter
+    };
+    let state = || -> camkey_camera::state::UserState {
+        let raw = std::fs::read(cam.data_dir().join("state.json")).unwrap();
+        serde_json::from_slice(&raw).unwrap()
+    };
+    // Set up without a recovery address: the factory default.
+    let (st, b) = cam.post("/init", json!({"password": GOOD_PASSWORD})).await;
+    assert_eq!(st, 200, "{b}");
+    let fd = cam.qr_text().await;
+    assert_eq!(counter(&fd), 1);
+    assert_eq!(state().challenge_counter, 1, "saved before it was shown");
+    let opened = challenge::open_with_master(std::slice::from_ref(&master), &fd).unwrap();
+    assert_eq!(opened.recovery, Recovery::FactoryDefault);
+    // A factory reset drops the challenges, not the counter.
+    cam.core().factory_reset("test").unwrap();
+    assert_eq!(state().challenge_counter, 1);
+    assert!(state().challenges.is_empty());
+    cam.init().await; // with the owner's own address
+    let own = cam.qr_text().await;
+    assert_eq!(counter(&own), 2);
+    assert!(matches!(
+        challenge::open_with_master(std::slice::from_ref(&master), &own)
+            .unwrap()
+            .recovery,
+        Recovery::Owner(_)
+    ));
+    cam.clock.advance(12 * HOUR);
+    let (_, b) = cam.post("/recovery/qr/new", json!({})).await;
+    assert_eq!(counter(b["text"].as_str().unwrap()), 3);
+    assert_eq!(state().challenge_counter, 3);
+    assert_eq!(
+        own.len(),
+        fd.len(),
+        "the length tells nothing of the address"
+    );
+}
