@@ -180,6 +180,11 @@ struct ServeArgs {
     /// 127.0.0.1 with `smtp_send_xforward_command = yes`); repeatable.
     #[arg(long = "xforward-from")]
     xforward_from: Vec<std::net::IpAddr>,
+    /// A TLS-terminating proxy (address or CIDR network) whose Forwarded or
+    /// X-Forwarded-For names the client: the right-most address that is not a trusted
+    /// proxy counts for the per-client limits; repeatable (none: the TCP peer is the client).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxy: Vec<camkey_vendor::client::ProxyNet>,
 }
 
 #[cfg(feature = "vendor")]
@@ -558,6 +563,7 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("http://{}", a.http)),
         xforward_from: a.xforward_from.clone(),
+        trusted_proxies: a.trusted_proxy.clone(),
         dmarc: match (a.dmarc, a.dns) {
             (DmarcMode::Off, _) => camkey_vendor::Dmarc::Off,
             (DmarcMode::On, None) => camkey_vendor::Dmarc::System,

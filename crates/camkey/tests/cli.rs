@@ -642,3 +642,25 @@ fn camera_refuses_a_missing_button_chip_and_damaged_state_with_a_clear_message()
     assert_eq!(code, 1);
     assert!(err.contains("could not start"), "{err}");
 }
+
+/// The hardware API powers cameras off and holds their buttons: it listens on loopback
+/// only, whatever `--bind` says (docs/security.md, attack 12).
+#[test]
+fn attack_lab_hardware_api_is_loopback_only_whatever_bind_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lab, m) = Lab::start(tmp.path(), &["--bind", "127.0.0.2"]);
+    assert!(m["url"].as_str().unwrap().starts_with("http://127.0.0.2:"));
+    let http = client(m["device_ca"].as_str().unwrap());
+    for c in m["cameras"].as_array().unwrap() {
+        assert!(c["url"].as_str().unwrap().starts_with("https://127.0.0.2:"));
+        let hw = c["hardware"].as_str().unwrap();
+        assert!(hw.starts_with("http://127.0.0.1:"), "{hw}");
+        let port: u16 = hw.rsplit(':').next().unwrap().parse().unwrap();
+        // Nothing answers on the lab's bind address at that port...
+        assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err());
+        // ...and on loopback the API does.
+        let v: Value = http.get(hw).send().unwrap().json().unwrap();
+        assert_eq!(v["power"], true, "{v}");
+    }
+    assert_eq!(lab.stop(), 0);
+}

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod attack_front;
 mod attack_signer;
 
 fn camkey() -> Command {
@@ -56,6 +57,11 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 
 impl Vendor {
     fn start(smtp_port: u16) -> Vendor {
+        Self::start_with(smtp_port, &[])
+    }
+
+    /// Starts with these extra `vendor serve` arguments.
+    fn start_with(smtp_port: u16, extra: &[&str]) -> Vendor {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
         let st = camkey()
@@ -73,6 +79,7 @@ impl Vendor {
                 .arg("--signer")
                 .arg(dir.path().join("signer.sock"))
                 .args(["--http", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),

@@ -1,18 +1,20 @@
 //! The lab's simulated camera hardware (DESIGN §4): each camera is a
 //! [`Device`] with a simulated power supply, reset button and status LED, controlled
-//! through a small JSON API on its own port (`hardware` in `lab.json`):
+//! through a small JSON API on its own port (`hardware` in `lab.json`), which listens on
+//! loopback only whatever `--bind` says ([`crate::hardware_ip`]):
 //!
 //! - `GET /` → `{"power", "state", "led", "button": {"present", "pressed"}}`;
 //! - `POST /power` `{"on": bool}`;
 //! - `POST /button` `{"pressed": bool}` (404 on models without a button).
 //!
 //! and, on the lab's home server, a panel (`/hardware`) that shows every camera's state
-//! with buttons to power-cycle it and to hold its reset button for the model's time.
+//! with buttons to power-cycle it and to hold its reset button for the model's time (its
+//! buttons work for clients on loopback only).
 
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,6 +22,7 @@ use camkey_camera::device::{Device, PowerState};
 use camkey_camera::hardware::{LedSignal, SimButtonHand, SimLed};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -246,8 +249,18 @@ async fn show(State(cams): State<Cams>) -> Response {
 async fn act(
     State(cams): State<Cams>,
     Path((serial, action)): Path<(String, String)>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    // The panel is on the lab's home page (on `--bind`), but like the hardware API it
+    // acts for people on the lab's own machine only.
+    if !peer.is_some_and(|Extension(ConnectInfo(p))| p.ip().to_canonical().is_loopback()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "not_local",
+            "The simulated hardware is controlled from the lab's own machine only.",
+        );
+    }
     // Forms from this page only: a page elsewhere must not power-cycle lab cameras.
     let site = headers
         .get("sec-fetch-site")

@@ -331,7 +331,7 @@ impl Lab {
             };
             let https = reserve(cam.https_port)?;
             let http = reserve(cam.http_port)?;
-            let hw = bind(SocketAddr::new(opts.bind, cam.hardware_port))?;
+            let hw = bind(SocketAddr::new(hardware_ip(opts.bind), cam.hardware_port))?;
             cam.https_port = https.addr().port();
             cam.http_port = http.addr().port();
             cam.hardware_port = port(&hw)?;
@@ -386,7 +386,11 @@ impl Lab {
                 public_url: format!("http://{vendor_addr}"),
                 // The lab's senders have no DNS to be checked against (S5: off in the lab).
                 dmarc: camkey_vendor::Dmarc::Off,
-                xforward_from: Vec::new(),
+                // Everything in the lab mails from the one lab address (the inbox hands
+                // the reset address's mail on from there): it is the lab vendor's front
+                // mail server, exempt from the per-address session cap.
+                xforward_from: vec![opts.bind],
+                trusted_proxies: Vec::new(),
             };
             let listeners = camkey_vendor::Listeners {
                 http: to_tokio(vendor_http, dir)?,
@@ -523,12 +527,22 @@ fn serve_http(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await;
     })
+}
+
+/// Where the simulated hardware API listens: loopback only, whatever `--bind` says (it
+/// powers cameras off and holds their reset buttons; nobody on the lab's network may).
+pub fn hardware_ip(bind: IpAddr) -> IpAddr {
+    match bind {
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    }
 }
 
 fn https_base(ip: IpAddr, port: u16) -> String {

@@ -100,7 +100,7 @@ impl Manifest {
                     http: format!("http://{}/", SocketAddr::new(opts.bind, c.http_port)),
                     hardware: Some(format!(
                         "http://{}",
-                        SocketAddr::new(opts.bind, c.hardware_port)
+                        SocketAddr::new(crate::hardware_ip(opts.bind), c.hardware_port)
                     )),
                     onvif: None,
                     serial_console: None,

@@ -1,7 +1,7 @@
 //! The server's configuration: its name, its limits and its TLS configuration.
 //!
-//! Every limit here bounds something a client controls. [`Config::new`] gives defaults
-//! fit for the vendor's reset mailbox; the lab and the tests change what they need.
+//! Every limit here bounds something a client controls. [`Config::new`] gives generic
+//! defaults; the vendor's reset mailbox, the lab and the tests change what they need.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,16 @@ pub struct Config {
     /// Concurrent sessions; a connection beyond gets `421 4.3.2 too busy, try later` and
     /// is closed at once.
     pub max_sessions: usize,
+    /// Concurrent sessions from one client address (IPv6: one /64); a connection beyond
+    /// gets `421 4.7.0 too many sessions from your address` and is closed at once, so one
+    /// host cannot hold every session while others still get `220`. The addresses in
+    /// [`Config::xforward_from`] (trusted front MTAs) are exempt.
+    pub max_sessions_per_client: usize,
+    /// `NOOP`, `RSET`, `VRFY` and `HELP` commands in one session between two messages;
+    /// one more and the session is closed with `421` (they keep an idle session alive).
+    pub max_idle_commands: usize,
+    /// The longest a session may last, whatever the client does; then `421` and close.
+    pub session_timeout: Duration,
     /// Protocol errors (bad syntax, bad sequence, unknown commands) in one session before
     /// it is closed with `421`.
     pub max_errors: usize,
@@ -50,18 +60,24 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Defaults: 10 MiB messages, 100 recipients, 100 sessions, 20 errors, 5 minutes per
-    /// command, 10 minutes per DATA phase (RFC 5321 §4.5.3.2 suggests at least these), no
-    /// TLS.
+    /// Defaults: 10 MiB messages, 100 recipients, 100 sessions (no tighter cap per client
+    /// address), 20 errors, 100 `NOOP`/`RSET`/`VRFY`/`HELP` between messages, 5 minutes
+    /// per command, 10 minutes per DATA phase (RFC 5321 §4.5.3.2 suggests at least these),
+    /// 30 minutes per session, no TLS. A server facing the Internet tightens them (the
+    /// vendor's reset mailbox: 5 sessions per address, 20 idle commands, 1 minute per
+    /// command, 10 minutes per session).
     pub fn new(hostname: impl Into<String>) -> Self {
         Config {
             hostname: hostname.into(),
             max_message_bytes: 10 * 1024 * 1024,
             max_recipients: 100,
             max_sessions: 100,
+            max_sessions_per_client: 100,
+            max_idle_commands: 100,
             max_errors: 20,
             command_timeout: Duration::from_secs(5 * 60),
             data_timeout: Duration::from_secs(10 * 60),
+            session_timeout: Duration::from_secs(30 * 60),
             xforward_from: Vec::new(),
             tls: None,
         }
@@ -77,6 +93,8 @@ impl Config {
             ("max_message_bytes", self.max_message_bytes),
             ("max_recipients", self.max_recipients),
             ("max_sessions", self.max_sessions),
+            ("max_sessions_per_client", self.max_sessions_per_client),
+            ("max_idle_commands", self.max_idle_commands),
             ("max_errors", self.max_errors),
         ] {
             if value == 0 {
@@ -86,6 +104,7 @@ impl Config {
         for (name, value) in [
             ("command_timeout", self.command_timeout),
             ("data_timeout", self.data_timeout),
+            ("session_timeout", self.session_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::Zero(name));

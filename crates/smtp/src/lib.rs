@@ -26,8 +26,10 @@
 //! RFC 5321 §4.5.3.1.4; the rest of a longer line is discarded without being stored),
 //! messages ([`Config::max_message_bytes`]; a bigger message is read to its end and
 //! dropped, never buffered beyond the limit), recipients, errors per session, concurrent
-//! sessions (the ones beyond get `421` at once: back-pressure, not a queue), time between
-//! commands and time for a whole DATA phase (slow-loris). Commands pipelined behind
+//! sessions in all and per client address (the ones beyond get `421` at once:
+//! back-pressure, not a queue; one host cannot hold them all), `NOOP`/`RSET` that keep a
+//! session alive, time between commands, time for a whole DATA phase (slow-loris) and
+//! time for a whole session. Commands pipelined behind
 //! `STARTTLS` in the same packet are discarded, never executed inside the TLS session
 //! (CVE-2011-0411 and its many successors). The end of DATA is only ever
 //! `<CRLF>.<CRLF>`: a bare `<LF>.<LF>` ends nothing (SMTP smuggling).

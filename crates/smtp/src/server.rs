@@ -1,11 +1,13 @@
 //! The tokio loop: accepting connections, reading and writing, timeouts, STARTTLS and
 //! graceful shutdown, around the I/O-free session state machine.
 //!
-//! One task per session, at most [`Config::max_sessions`] of them: a connection beyond is
-//! answered `421 4.3.2 too busy, try later` and closed, so a flood meets back-pressure
-//! instead of an unbounded queue. Each session reads into one fixed buffer, lets the
-//! session consume it command by command, and writes the replies in order, flushing when
-//! the input is exhausted (RFC 2920 §3.1: the batch of replies to a batch of commands).
+//! One task per session, at most [`Config::max_sessions`] of them, and at most
+//! [`Config::max_sessions_per_client`] for one client address (IPv6: its /64; trusted
+//! front MTAs exempt): a connection beyond is answered `421` and closed, so a flood meets
+//! back-pressure instead of an unbounded queue, and one host cannot take every session.
+//! Each session ends after [`Config::session_timeout`] whatever it does. Each session
+//! reads into one fixed buffer, lets the session consume it command by command, and
+//! writes the replies in order, flushing when the input is exhausted (RFC 2920 §3.1: the batch of replies to a batch of commands).
 //!
 //! STARTTLS: after the `220`, whatever is left in the buffer was sent before TLS and is
 //! dropped unread; the handshake then reads from the socket itself, where plaintext would
@@ -19,10 +21,11 @@ use crate::config::Config;
 use crate::reply::Reply;
 use crate::session::{Session, Step};
 use crate::sink::Sink;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -85,6 +88,55 @@ struct Shared {
     tls: Option<TlsAcceptor>,
 }
 
+/// What a client address is counted by: an IPv4 address, or the /64 of an IPv6 one (one
+/// host usually holds a whole /64); IPv4-mapped IPv6 as IPv4.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
+/// Live sessions per client address. An entry exists only while its client has a
+/// session, so the table holds at most [`Config::max_sessions`] entries.
+#[derive(Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One live session counted for its client; uncounted when dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    key: IpAddr,
+}
+
+impl PerClient {
+    /// Counts a session for `ip`, unless it already has `max`.
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let key = client_key(ip);
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves SMTP on `listener` until `shutdown` completes, then stops accepting, tells the
 /// sessions (see the module docs) and returns once all have ended.
 ///
@@ -105,6 +157,7 @@ pub async fn serve(
         sink,
     });
     let sessions = Arc::new(Semaphore::new(shared.config.max_sessions));
+    let per_client = Arc::new(PerClient::default());
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -131,6 +184,37 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let config = &shared.config;
+                // Trusted front MTAs carry everyone's mail: only they may hold many.
+                let exempt = config
+                    .xforward_from
+                    .iter()
+                    .any(|a| a.to_canonical() == peer.ip().to_canonical());
+                let slot = if exempt {
+                    None
+                } else {
+                    match per_client.take(peer.ip(), config.max_sessions_per_client) {
+                        Some(slot) => Some(slot),
+                        None => {
+                            info!(client = %peer, "too many sessions from one address: refused with 421");
+                            if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                                let reply = Reply::new(
+                                    421,
+                                    "4.7.0",
+                                    format!(
+                                        "too many sessions from your address (at most {}), try later",
+                                        config.max_sessions_per_client
+                                    ),
+                                );
+                                tasks.spawn(async move {
+                                    refuse(stream, reply).await;
+                                    drop(permit);
+                                });
+                            }
+                            continue;
+                        }
+                    }
+                };
                 match sessions.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let shared = shared.clone();
@@ -140,15 +224,17 @@ pub async fn serve(
                             async move {
                                 run_session(stream, peer, &shared, stop).await;
                                 drop(permit);
+                                drop(slot);
                             }
                             .instrument(span),
                         );
                     }
                     Err(_) => {
                         info!(client = %peer, "too many sessions: refused with 421");
+                        drop(slot);
                         if let Ok(permit) = refusing.clone().try_acquire_owned() {
                             tasks.spawn(async move {
-                                refuse(stream).await;
+                                refuse(stream, Reply::new(421, "4.3.2", "too busy, try later")).await;
                                 drop(permit);
                             });
                         }
@@ -169,9 +255,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Tells a connection beyond `max_sessions` to come back later.
-async fn refuse(mut stream: TcpStream) {
-    let reply = Reply::new(421, "4.3.2", "too busy, try later");
+/// Tells a connection beyond the session limits to come back later.
+async fn refuse(mut stream: TcpStream, reply: Reply) {
     let mut out = Vec::new();
     reply.write_to(&mut out);
     let _ = timeout(REFUSE_TIMEOUT, async {
@@ -191,8 +276,9 @@ async fn run_session(
     let mut session = Session::new(shared.config.clone(), shared.sink.clone(), peer);
     let mut out = Vec::new();
     session.greeting().write_to(&mut out);
+    let end = Instant::now() + shared.config.session_timeout;
     let result = async {
-        let ending = drive(&mut stream, &mut session, shared, &mut stop, out).await?;
+        let ending = drive(&mut stream, &mut session, shared, &mut stop, out, end).await?;
         if ending != Ending::StartTls {
             linger(&mut stream).await;
             return Ok(ending);
@@ -200,14 +286,15 @@ async fn run_session(
         let Some(acceptor) = &shared.tls else {
             return Ok(Ending::Closed("TLS not configured"));
         };
-        let mut tls = match timeout(shared.config.command_timeout, acceptor.accept(stream)).await {
+        let handshake_end = end.min(Instant::now() + shared.config.command_timeout);
+        let mut tls = match timeout_at(handshake_end, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => return Err(SessionError::Handshake(e)),
             Err(_) => return Err(SessionError::HandshakeTimeout),
         };
         debug!("TLS established");
         session.tls_started();
-        let ending = drive(&mut tls, &mut session, shared, &mut stop, Vec::new()).await?;
+        let ending = drive(&mut tls, &mut session, shared, &mut stop, Vec::new(), end).await?;
         linger(&mut tls).await;
         Ok(ending)
     }
@@ -244,13 +331,14 @@ fn stopping(stop: &watch::Receiver<bool>) -> bool {
 }
 
 /// Runs the session on one transport until it closes or turns to TLS. `out` holds
-/// replies not yet written.
+/// replies not yet written; `session_end` is when the whole session must be over.
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut S,
     session: &mut Session,
     shared: &Shared,
     stop: &mut watch::Receiver<bool>,
     mut out: Vec<u8>,
+    session_end: Instant,
 ) -> Result<Ending, SessionError> {
     let config = &shared.config;
     let mut buf = vec![0u8; READ_BUFFER];
@@ -308,9 +396,17 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         if !in_data && stopping(stop) {
             return close(io, &mut out, session.shutting_down(), config, "shutdown").await;
         }
+        if Instant::now() >= session_end {
+            info!(in_data, "session too long");
+            return close(io, &mut out, session.too_long(), config, "session timeout").await;
+        }
         let deadline = data_deadline.unwrap_or(command_deadline);
         tokio::select! {
-            read = timeout_at(deadline, io.read(&mut buf)) => match read {
+            read = timeout_at(deadline.min(session_end), io.read(&mut buf)) => match read {
+                Err(_) if deadline >= session_end => {
+                    info!(in_data, "session too long");
+                    return close(io, &mut out, session.too_long(), config, "session timeout").await;
+                }
                 Err(_) => {
                     info!(in_data, "client too slow");
                     return close(io, &mut out, session.timed_out(), config, "timeout").await;

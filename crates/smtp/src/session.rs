@@ -83,6 +83,8 @@ pub(crate) struct Session {
     forwarded: Forwarded,
     transaction: Option<Transaction>,
     errors: usize,
+    /// `NOOP`/`RSET`/`VRFY`/`HELP` since the last message.
+    idle_commands: usize,
     input: Input,
 }
 
@@ -106,6 +108,7 @@ impl Session {
             forwarded: Forwarded::default(),
             transaction: None,
             errors: 0,
+            idle_commands: 0,
             input: Input::Commands(LineBuffer::default()),
         }
     }
@@ -135,6 +138,18 @@ impl Session {
             421,
             "4.4.2",
             format!("{} timeout, closing connection", self.config.hostname),
+        )
+    }
+
+    /// The reply when the session has lasted too long.
+    pub(crate) fn too_long(&self) -> Reply {
+        Reply::new(
+            421,
+            "4.4.2",
+            format!(
+                "{} session too long, closing connection",
+                self.config.hostname
+            ),
         )
     }
 
@@ -171,6 +186,7 @@ impl Session {
 
     /// The reply to the final dot, once the sink has decided.
     pub(crate) fn delivered(&mut self, verdict: &Verdict) -> Reply {
+        self.idle_commands = 0;
         Reply::verdict(verdict, || Reply::new(250, "2.0.0", "message accepted"))
     }
 
@@ -250,6 +266,23 @@ impl Session {
             Err(e) => return self.parse_error(e),
         };
         debug!(command = request.name(), "command");
+        if matches!(
+            request,
+            Request::Rset | Request::Noop { .. } | Request::Vrfy { .. } | Request::Help { .. }
+        ) {
+            self.idle_commands += 1;
+            if self.idle_commands > self.config.max_idle_commands {
+                info!(
+                    commands = self.idle_commands,
+                    "too many NOOP/RSET/VRFY/HELP, closing"
+                );
+                return Step::Close(Reply::new(
+                    421,
+                    "4.7.0",
+                    "too many NOOP/RSET/VRFY/HELP without a message, closing connection",
+                ));
+            }
+        }
         match request {
             Request::Ehlo { host } => self.hello(host, true),
             Request::Helo { host } => self.hello(host, false),

@@ -5,7 +5,7 @@
 //! the address to answer out. The SMTP listener hands it each message, and the reset
 //! [`service`](crate::service) then treats the string exactly like one typed on the reset
 //! page: the signer mails the code only to the address sealed inside the challenge, never
-//! to [`Extracted::reply_to`]. So a wrong guess here costs at most a refused request, never
+//! to [`Extracted::reply_to`] (the author, who gets a fixed text at most). So a wrong guess here costs at most a refused request, never
 //! a code sent astray, and any string that passes [`challenge::parse`] is safe to act on.
 //!
 //! # Where the string is looked for
@@ -73,9 +73,11 @@ pub struct Extracted {
     /// compact form (upper case, no separators): ready for
     /// [`challenge::open_with_master`]. `None` when the mail holds none.
     pub challenge: Option<String>,
-    /// The address to answer: the first plausible address in Reply-To, else in From, else
-    /// the envelope sender, if plausible (see [`check_email`]); at most 254 bytes. `None`
-    /// when none is: do not answer.
+    /// The address to answer: the author's, that is the one address of From (never
+    /// Reply-To: the DMARC check verifies From, so only From may be answered), or the
+    /// envelope sender when the mail has no From at all; if plausible (see
+    /// [`check_email`]), at most 254 bytes. `None` when there is no such address (also
+    /// for a From with several addresses): do not answer.
     pub reply_to: Option<String>,
 }
 
@@ -129,9 +131,13 @@ pub fn extract(raw: &[u8], envelope_from: &str) -> Result<Extracted, IntakeError
         };
     }
 
-    let reply_to = first_plausible(message.reply_to())
-        .or_else(|| first_plausible(message.from()))
-        .or_else(|| plausible(envelope_from));
+    // Only the author (From:) is ever answered: it is what the DMARC check verifies.
+    // Reply-To is never used (a forger would name a victim there), nor is a From: with
+    // several addresses (only one of them could have been checked).
+    let reply_to = match message.from() {
+        Some(from) => sole_plausible(from),
+        None => plausible(envelope_from),
+    };
     Ok(Extracted {
         challenge: found,
         reply_to,
@@ -184,12 +190,13 @@ fn readable_parts<'a, 'x>(
     Ok(readable)
 }
 
-/// The first plausible address of an address header.
-fn first_plausible(header: Option<&Address<'_>>) -> Option<String> {
-    header?
-        .iter()
-        .filter_map(|a| a.address())
-        .find_map(plausible)
+/// The one address of an address header, if it has exactly one and it is plausible.
+fn sole_plausible(header: &Address<'_>) -> Option<String> {
+    let mut addresses = header.iter().filter_map(|a| a.address());
+    match (addresses.next(), addresses.next()) {
+        (Some(a), None) => plausible(a),
+        _ => None,
+    }
 }
 
 /// `addr` (surrounding white space and one pair of angle brackets removed) if it passes
@@ -728,38 +735,38 @@ mod tests {
     }
 
     #[test]
-    fn reply_to_then_from_then_envelope() {
+    fn only_the_author_is_answered_never_reply_to() {
         let with = |headers: &str, envelope: &str| {
             let raw = format!("{headers}Subject: x\r\n\r\nbody\r\n");
             extract(raw.as_bytes(), envelope)
                 .expect("accepted")
                 .reply_to
         };
+        // Reply-To names someone else (a forger's victim): ignored, From is answered.
         assert_eq!(
             with(
-                "From: Ann <ann@example.com>\r\nReply-To: Ann at home <ann@home.example>\r\n",
+                "From: Ann <ann@example.com>\r\nReply-To: Victim <victim@home.example>\r\n",
                 "bounce@mta.example"
-            )
-            .as_deref(),
-            Some("ann@home.example")
-        );
-        // Implausible Reply-To: From.
-        assert_eq!(
-            with(
-                "From: Ann <ann@example.com>\r\nReply-To: nobody@localhost\r\n",
-                ""
             )
             .as_deref(),
             Some("ann@example.com")
         );
-        // A group Reply-To: its first plausible member.
+        // A From that is not plausible: nobody (not Reply-To, not the envelope).
         assert_eq!(
             with(
-                "From: ann@example.com\r\nReply-To: team: bad@x, bob@example.org;\r\n",
-                ""
-            )
-            .as_deref(),
-            Some("bob@example.org")
+                "From: nobody@localhost\r\nReply-To: ann@example.com\r\n",
+                "env@example.net"
+            ),
+            None
+        );
+        // A From with several addresses: only one could have been checked, so nobody.
+        assert_eq!(
+            with("From: ann@example.com, victim@example.org\r\n", ""),
+            None
+        );
+        assert_eq!(
+            with("From: team: ann@example.com, bob@example.org;\r\n", ""),
+            None
         );
         // No From: the envelope sender, brackets or not.
         assert_eq!(

@@ -10,15 +10,19 @@
 //! - [`service`]: one reset request, from the web (or, later, mail), to the signer.
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`web`]: the pages and `POST /api/reset-requests`.
+//! - [`client`]: who the client is (trusted proxies, `Forwarded`), and the source keys
+//!   limits count (IPv6 by /64).
 //! - [`intake`]: finding the challenge in a mail, however a mail client mangled it.
 //! - [`mailbox`]: the automated reset mailbox (an SMTP sink) and its fixed replies.
 //! - [`orders`]: the front end's copy of the orders, and warranty.
-//! - [`staff`]: staff accounts (Argon2id), sessions, sign-in limits.
+//! - [`staff`]: staff accounts (Argon2id), sessions.
+//! - [`signin`]: staff sign-in limits (per name and source; names only slowed down).
 //! - [`desk`]: the support desk: cases, history, notes, mails, releasing codes, fees.
 //! - [`portal`]: the Tech Support Form, the staff portal and API, the fee approval page.
 //! - [`dmarc`]: the optional DMARC-alignment check on the mailbox's requesters.
 //! - [`serve`]: the web app, the reset mailbox and the outbox worker, until told to stop.
 
+pub mod client;
 pub mod desk;
 pub mod dmarc;
 pub mod intake;
@@ -26,6 +30,7 @@ pub mod mailbox;
 pub mod orders;
 pub mod portal;
 pub mod service;
+pub mod signin;
 pub mod staff;
 pub mod store;
 pub mod texts;
@@ -37,6 +42,15 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Concurrent SMTP sessions of the reset mailbox from one client address (IPv6: /64).
+pub const MAILBOX_SESSIONS_PER_CLIENT: usize = 5;
+/// `NOOP`/`RSET`/`VRFY`/`HELP` in one mailbox session between two messages.
+pub const MAILBOX_IDLE_COMMANDS: usize = 20;
+/// The longest a mailbox session may wait for a command (Postfix under stress: 10 s).
+pub const MAILBOX_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest a mailbox session may last.
+pub const MAILBOX_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// How to run the front end.
 #[derive(Debug, Clone)]
@@ -58,6 +72,9 @@ pub struct VendorConfig {
     /// Front MTAs (e.g. Postfix on loopback) trusted to name the original client with
     /// `XFORWARD`, so the DMARC check and the per-requester limits see the real sender.
     pub xforward_from: Vec<std::net::IpAddr>,
+    /// TLS-terminating proxies whose `Forwarded` / `X-Forwarded-For` name the web client
+    /// ([`client`]); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<client::ProxyNet>,
 }
 
 /// Whether and how the reset mailbox checks its requesters' DMARC alignment.
@@ -127,6 +144,13 @@ pub async fn serve(
         };
         let mut smtp = camkey_smtp::Config::new("reset-mailbox");
         smtp.max_message_bytes = intake::MAX_MAIL_BYTES;
+        // Facing the Internet: a few sessions per client address (the front MTAs allowed
+        // XFORWARD are exempt), a few NOOP/RSET per message, a short idle time and a
+        // bounded session, so one host cannot hold the mailbox.
+        smtp.max_sessions_per_client = MAILBOX_SESSIONS_PER_CLIENT;
+        smtp.max_idle_commands = MAILBOX_IDLE_COMMANDS;
+        smtp.command_timeout = MAILBOX_IDLE_TIMEOUT;
+        smtp.session_timeout = MAILBOX_SESSION_TIMEOUT;
         smtp.xforward_from = config.xforward_from.clone();
         let sink = Arc::new(mailbox::ResetMailbox {
             reset: reset.clone(),
@@ -161,7 +185,12 @@ pub async fn serve(
         support_address: config.support_address.clone(),
         wake: wake.clone(),
     };
-    let app = web::app(web::AppState { reset, desk });
+    let app = web::app(web::AppState {
+        reset,
+        desk,
+        proxies: Arc::new(client::TrustedProxies::new(config.trusted_proxies.clone())),
+        signin: Arc::new(signin::SignInLimits::new(clock.clone())),
+    });
     let mut rx = stop_rx.clone();
     let web = axum::serve(
         listeners.http,

@@ -2,7 +2,9 @@
 //! the QR string (or the reset-page URL that holds it); the challenge goes to the signer
 //! exactly as on the web, and the requester gets one of the fixed texts back — never their
 //! own mail, rate-limited per recipient so that forged senders cannot make us spam anyone
-//! (S5). Bounces (null sender) and automatic mail get no answer.
+//! (S5). Only the author (`From:`, what the DMARC check verifies) is ever answered, never
+//! `Reply-To`; the limit counts whole addresses without regard to letter case, local part
+//! included. Bounces (null sender) and automatic mail get no answer.
 
 use crate::dmarc::Requester;
 use crate::intake;
@@ -10,7 +12,8 @@ use crate::service::ResetService;
 use crate::texts::Outcome;
 use camkey_smtp::{BoxFuture, Envelope, Sink, Verdict};
 
-/// Replies one recipient may get in [`REPLY_WINDOW_MS`].
+/// Replies one recipient (the whole address, letter case ignored) may get in
+/// [`REPLY_WINDOW_MS`].
 pub const REPLIES_PER_RECIPIENT: i64 = 3;
 /// The window of [`REPLIES_PER_RECIPIENT`].
 pub const REPLY_WINDOW_MS: i64 = 3_600_000;
@@ -78,9 +81,12 @@ impl ResetMailbox {
                 }
             }
         }
+        // One requester however its letters are cased (mail servers treat `Victim@` and
+        // `victim@` alike); a mail without an address counts by its client's source.
         let requester = reply_to
-            .clone()
-            .unwrap_or_else(|| envelope.client.ip().to_string());
+            .as_deref()
+            .map(str::to_lowercase)
+            .unwrap_or_else(|| crate::client::source_key(envelope.client.ip()));
         let outcome = match challenge {
             Some(c) => self.reset.request(&c, "mail", &requester).await,
             None => {
@@ -308,6 +314,61 @@ mod tests {
         assert_eq!(
             store.mails_to_since("clerk@bank.example", 0).await.unwrap(),
             1
+        );
+    }
+
+    #[tokio::test]
+    async fn attack_backscatter_through_reply_to_and_letter_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, store) = mailbox(dir.path()).await;
+        // A forger names the victim in Reply-To: the victim gets nothing, ever.
+        for i in 0..10 {
+            let mail = format!(
+                "From: forger{i}@example.net\r\nReply-To: victim@example.org\r\nSubject: x\r\n\r\nhelp\r\n"
+            );
+            m.handle(&envelope(), mail.as_bytes()).await;
+        }
+        assert_eq!(
+            store.mails_to_since("victim@example.org", 0).await.unwrap(),
+            0
+        );
+        // Then as the author, cycling the letter case of the whole address: 3 an hour.
+        let variants = [
+            "victim@example.org",
+            "Victim@example.org",
+            "VICTIM@EXAMPLE.ORG",
+            "vIcTiM@Example.Org",
+            "victim@EXAMPLE.org",
+            "Victim@Example.ORG",
+        ];
+        for v in variants.iter().cycle().take(30) {
+            let mail = format!("From: {v}\r\nSubject: x\r\n\r\nhelp\r\n");
+            assert_eq!(
+                m.handle(&envelope(), mail.as_bytes()).await,
+                Verdict::Accept
+            );
+        }
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT recipient FROM outbox WHERE recipient LIKE 'victim@%'")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(rows.len() as i64, REPLIES_PER_RECIPIENT, "{rows:?}");
+        assert!(
+            rows.iter()
+                .all(|(r,)| r.eq_ignore_ascii_case("victim@example.org"))
+        );
+        // The per-requester budget counts the address whatever its case, too.
+        let recent = store.recent_resets(100).await.unwrap();
+        assert!(
+            recent
+                .iter()
+                .all(|r| r.requester == r.requester.to_lowercase())
+        );
+        // Counted alike whatever case one asks with.
+        assert_eq!(
+            store.mails_to_since("VICTIM@example.ORG", 0).await.unwrap(),
+            REPLIES_PER_RECIPIENT
         );
     }
 

@@ -10,15 +10,17 @@
 //!   mail scanner that follows links approves nothing.
 //! - Bad input gets a 4xx with a clear message and changes nothing.
 
+use crate::client::Client;
 use crate::desk::{
     Case, CaseView, Desk, DeskError, Kind, SERVICE_FEE_CENTS, State as CaseState, SupportRequest,
     money, parse_money,
 };
+use crate::signin::Refusal;
 use crate::staff::{Role, Staff, StaffError, random_password};
 use crate::web::{AppState, render};
 use askama::Template;
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,7 +28,6 @@ use axum::{Form, Json, Router};
 use camkey_signer::protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 
 /// One audit row: at, actor, action, case, detail.
 type AuditRow = (i64, String, String, Option<i64>, String);
@@ -281,7 +282,7 @@ async fn support_page(q: Result<Query<SupportQuery>, QueryRejection>) -> Respons
 
 async fn support_form(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     form: Result<Form<SupportRequest>, FormRejection>,
 ) -> Response {
     let form = match form_body(form) {
@@ -298,7 +299,7 @@ async fn support_form(
             );
         }
     };
-    match st.desk.support_request(&form, &peer.ip().to_string()).await {
+    match st.desk.support_request(&form, &client.key()).await {
         Ok(id) => render(
             StatusCode::OK,
             &SupportPage {
@@ -325,14 +326,11 @@ async fn support_form(
 
 async fn support_api(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     body: Result<Json<SupportRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let req = json_body(body)?;
-    let id = st
-        .desk
-        .support_request(&req, &peer.ip().to_string())
-        .await?;
+    let id = st.desk.support_request(&req, &client.key()).await?;
     Ok(Json(json!({"case": id})))
 }
 
@@ -346,41 +344,85 @@ struct Login {
     password: String,
 }
 
-async fn login(st: &AppState, l: &Login, peer: SocketAddr) -> Result<String, ApiError> {
+/// A refused sign-in: the error, and how long to wait if it was a limit.
+struct LoginRefused(ApiError, Option<u64>);
+
+impl From<ApiError> for LoginRefused {
+    fn from(e: ApiError) -> Self {
+        LoginRefused(e, None)
+    }
+}
+
+impl IntoResponse for LoginRefused {
+    fn into_response(self) -> Response {
+        let mut r = self.0.into_response();
+        if let Some(secs) = self.1 {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
+}
+
+/// Signs a staff member in, within the limits of [`crate::signin`].
+async fn login(st: &AppState, l: &Login, client: Client) -> Result<String, LoginRefused> {
     if l.username.len() > 100 || l.password.len() > 1024 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
             "invalid",
             "username or password too long".into(),
-        ));
+        )
+        .into());
     }
-    st.desk
+    let attempt = st.signin.begin(&l.username, &client.key()).map_err(|r| {
+        let secs = r.retry_after_secs();
+        let (code, msg) = match r {
+            Refusal::Locked { .. } => (
+                "limit",
+                format!(
+                    "Too many failed sign-ins from here; try again in {} minutes.",
+                    secs.div_ceil(60)
+                ),
+            ),
+            Refusal::SlowDown { .. } => (
+                "slow_down",
+                format!("Too many failed sign-ins for this user; try again in {secs} seconds."),
+            ),
+        };
+        LoginRefused(
+            ApiError(StatusCode::TOO_MANY_REQUESTS, code, msg),
+            Some(secs),
+        )
+    })?;
+    let token = st
+        .desk
         .store
         .login(
             &l.username,
             &l.password,
-            &peer.ip().to_string(),
+            &client.key(),
             st.desk.clock.wall_ms(),
         )
         .await
         .map_err(|e| match e {
-            StaffError::Limited => ApiError(StatusCode::TOO_MANY_REQUESTS, "limit", e.to_string()),
-            StaffError::Store(e) => DeskError::Store(e).into(),
+            StaffError::Store(e) => ApiError::from(DeskError::Store(e)),
             _ => ApiError(
                 StatusCode::UNAUTHORIZED,
                 "denied",
                 "Wrong username or password.".into(),
             ),
-        })
+        })?;
+    st.signin.succeeded(attempt);
+    Ok(token)
 }
 
 async fn api_login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     body: Result<Json<Login>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<serde_json::Value>, LoginRefused> {
     let l = json_body(body)?;
-    let token = login(&st, &l, peer).await?;
+    let token = login(&st, &l, client).await?;
     Ok(Json(json!({"token": token})))
 }
 
@@ -606,12 +648,20 @@ async fn login_page() -> Response {
     render(StatusCode::OK, &LoginPage { error: None })
 }
 
-fn session_cookie(h: &HeaderMap, token: &str, max_age: i64) -> HeaderValue {
-    // Behind a TLS-terminating proxy the cookie is Secure (and __Host-); the lab serves
-    // plain HTTP on loopback, where a Secure cookie would never come back.
-    let https = h
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+fn session_cookie(
+    st: &AppState,
+    client: Client,
+    h: &HeaderMap,
+    token: &str,
+    max_age: i64,
+) -> HeaderValue {
+    // Secure (and __Host-) whenever the public URL is HTTPS, or a trusted proxy says the
+    // request came over HTTPS; the lab serves plain HTTP on loopback, where a Secure cookie
+    // would never come back.
+    let https = st.desk.public_url.starts_with("https://")
+        || (client.proxied()
+            && h.get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")));
     let v = if https {
         format!(
             "__Host-{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age={max_age}"
@@ -624,24 +674,31 @@ fn session_cookie(h: &HeaderMap, token: &str, max_age: i64) -> HeaderValue {
 
 async fn login_form(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     h: HeaderMap,
     form: Result<Form<Login>, FormRejection>,
 ) -> Response {
     let result = match form_body(form) {
-        Ok(l) => login(&st, &l, peer).await,
-        Err(e) => Err(e),
+        Ok(l) => login(&st, &l, client).await,
+        Err(e) => Err(e.into()),
     };
     match result {
         Ok(token) => {
             let mut r = Redirect::to("/staff").into_response();
             r.headers_mut().insert(
                 header::SET_COOKIE,
-                session_cookie(&h, &token, crate::staff::SESSION_MS / 1000),
+                session_cookie(&st, client, &h, &token, crate::staff::SESSION_MS / 1000),
             );
             r
         }
-        Err(e) => render(e.0, &LoginPage { error: Some(e.2) }),
+        Err(LoginRefused(e, retry)) => {
+            let mut r = render(e.0, &LoginPage { error: Some(e.2) });
+            if let Some(secs) = retry {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            r
+        }
     }
 }
 
@@ -653,6 +710,7 @@ struct CsrfOnly {
 
 async fn logout_form(
     State(st): State<AppState>,
+    client: Client,
     h: HeaderMap,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
@@ -670,7 +728,7 @@ async fn logout_form(
     }
     let mut r = Redirect::to("/staff/login").into_response();
     r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&h, "", 0));
+        .insert(header::SET_COOKIE, session_cookie(&st, client, &h, "", 0));
     r
 }
 
@@ -1112,10 +1170,16 @@ mod tests {
     use super::*;
     use crate::service::ResetService;
     use crate::store::SqliteStore;
+    use std::net::SocketAddr;
     use std::sync::Arc;
 
     /// The real app on a loopback port, with one agent; (base URL, store).
     async fn server(dir: &std::path::Path) -> (String, Arc<SqliteStore>) {
+        server_at(dir, "http://vendor.example").await
+    }
+
+    /// The same, with this public URL.
+    async fn server_at(dir: &std::path::Path, public_url: &str) -> (String, Arc<SqliteStore>) {
         let store = Arc::new(SqliteStore::open(&dir.join("v.db")).await.unwrap());
         store
             .add_staff("ann", "long enough password", Role::Agent, false, 0)
@@ -1134,11 +1198,13 @@ mod tests {
             desk: Desk {
                 store: store.clone(),
                 signer,
-                clock,
-                public_url: "http://vendor.example".into(),
+                clock: clock.clone(),
+                public_url: public_url.into(),
                 support_address: "support@vendor.example".into(),
                 wake: Arc::new(tokio::sync::Notify::new()),
             },
+            proxies: Arc::default(),
+            signin: Arc::new(crate::signin::SignInLimits::new(clock)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -1180,12 +1246,19 @@ mod tests {
         assert!(plain.starts_with("camkey_staff="), "{plain}");
         assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
         assert!(!plain.contains("Secure"), "{plain}");
-        // Behind an HTTPS proxy: Secure and __Host-.
-        let secure = sign_in(&c, &base, true).await;
-        assert!(
-            secure.starts_with("__Host-camkey_staff=") && secure.contains("; Secure"),
-            "{secure}"
-        );
+        // A client claiming HTTPS itself is not believed (no trusted proxy here).
+        let claimed = sign_in(&c, &base, true).await;
+        assert!(!claimed.contains("Secure"), "{claimed}");
+        // Whenever the public URL is HTTPS: Secure and __Host-, whatever the headers say.
+        let dir2 = tempfile::tempdir().unwrap();
+        let (https_base, _) = server_at(dir2.path(), "https://support.vendor.example").await;
+        for claim in [false, true] {
+            let secure = sign_in(&c, &https_base, claim).await;
+            assert!(
+                secure.starts_with("__Host-camkey_staff=") && secure.contains("; Secure"),
+                "{secure}"
+            );
+        }
         let cookie = plain.split(';').next().unwrap().to_string();
         let token = cookie.split_once('=').unwrap().1;
         let csrf = store.session(token, 1).await.unwrap().unwrap().csrf;

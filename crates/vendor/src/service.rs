@@ -10,7 +10,8 @@ use camkey_signer::SignerClient;
 use camkey_signer::protocol::{ErrorCode, Request, Response};
 use std::sync::Arc;
 
-/// Requests one requester may make in [`WINDOW_MS`].
+/// Readable requests one requester (a [source key](crate::client::source_key), or a
+/// lower-cased sender address) may make in [`WINDOW_MS`]; unreadable ones do not count.
 pub const PER_REQUESTER: i64 = 10;
 /// The window of [`PER_REQUESTER`].
 pub const WINDOW_MS: i64 = 10 * 60_000;
@@ -29,7 +30,8 @@ pub struct ResetService {
 }
 
 impl ResetService {
-    /// Handles one request. `channel` is `web` or `mail`; `requester` an IP or address.
+    /// Handles one request. `channel` is `web` or `mail`; `requester` a source key or a
+    /// (lower-cased) address.
     pub async fn request(&self, text: &str, channel: &str, requester: &str) -> Outcome {
         let now = self.clock.wall_ms();
         let requester: String = requester
@@ -58,6 +60,11 @@ impl ResetService {
         requester: &str,
         now: i64,
     ) -> (Outcome, Option<String>) {
+        // Read it here first: garbage never reaches the signer, and never uses up the
+        // requester's budget for genuine requests (unreadable ones are not counted).
+        if challenge::parse(text).is_err() {
+            return (Outcome::Unreadable, None);
+        }
         match self.store.resets_since(requester, now - WINDOW_MS).await {
             Ok(n) if n >= PER_REQUESTER => return (Outcome::Limit, None),
             Ok(_) => {}
@@ -65,10 +72,6 @@ impl ResetService {
                 tracing::error!("{e}");
                 return (Outcome::Unavailable, None);
             }
-        }
-        // Read it here first: garbage never reaches the signer.
-        if challenge::parse(text).is_err() {
-            return (Outcome::Unreadable, None);
         }
         let req = Request::Issue {
             challenge: text.to_string(),

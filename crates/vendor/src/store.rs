@@ -41,7 +41,8 @@ pub struct ResetRecord {
 pub trait VendorStore: Send + Sync + 'static {
     /// Records a reset request.
     fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Reset requests from `requester` since `since` (Unix ms).
+    /// Readable reset requests (any outcome but `unreadable`) from `requester` since
+    /// `since` (Unix ms).
     fn resets_since(&self, requester: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The most recent reset requests, newest first.
     fn recent_resets(&self, limit: i64) -> BoxFuture<'_, Result<Vec<ResetRecord>, StoreError>>;
@@ -53,7 +54,9 @@ pub trait VendorStore: Send + Sync + 'static {
         body: &str,
         now: i64,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
-    /// Mails queued for `to` since `since` (Unix ms): replies are rate-limited per recipient.
+    /// Mails queued for `to` since `since` (Unix ms), whatever the letter case of either
+    /// (mail servers treat `Victim@` and `victim@` alike): replies are rate-limited per
+    /// recipient.
     fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The store as an outbox for the shared worker.
     fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox>;
@@ -61,6 +64,14 @@ pub trait VendorStore: Send + Sync + 'static {
     /// returns its number.
     fn reset_case(&self, r: crate::desk::ResetCase) -> BoxFuture<'_, Result<i64, StoreError>>;
 }
+
+/// Reset requests kept at most (the oldest go first).
+pub const MAX_RESET_RECORDS: i64 = 1_000_000;
+/// Unreadable reset requests kept at most: nobody's budget counts them, so they are kept
+/// for the record only, and a flood of them cannot push the counted ones out.
+pub const MAX_UNREADABLE_RECORDS: i64 = 10_000;
+/// Sent or failed mails kept at most in the outbox (pending ones are never dropped).
+pub const MAX_DONE_MAILS: i64 = 100_000;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -171,12 +182,18 @@ impl VendorStore for SqliteStore {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         Box::pin(async move {
-            sqlx::query("INSERT INTO outbox (recipient, subject, body, created, next_attempt) VALUES (?, ?, ?, ?, ?)")
+            let id = sqlx::query("INSERT INTO outbox (recipient, subject, body, created, next_attempt) VALUES (?, ?, ?, ?, ?)")
                 .bind(to)
                 .bind(subject)
                 .bind(body)
                 .bind(now)
                 .bind(now)
+                .execute(&self.pool)
+                .await?
+                .last_insert_rowid();
+            // Bounded: the oldest finished mails go (a range of the primary key, cheap).
+            sqlx::query("DELETE FROM outbox WHERE id <= ? AND state != 'pending'")
+                .bind(id - MAX_DONE_MAILS)
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -187,9 +204,9 @@ impl VendorStore for SqliteStore {
         let to = to.to_string();
         Box::pin(async move {
             let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM outbox WHERE recipient = ? AND created >= ?",
+                "SELECT COUNT(*) FROM outbox WHERE lower(recipient) = ? AND created >= ?",
             )
-            .bind(to)
+            .bind(to.to_ascii_lowercase())
             .bind(since)
             .fetch_one(&self.pool)
             .await?;
@@ -207,14 +224,27 @@ impl VendorStore for SqliteStore {
 
     fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
+            let unreadable = r.outcome == "unreadable";
+            let id = sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
                 .bind(r.at)
                 .bind(r.channel)
                 .bind(r.requester)
                 .bind(r.serial)
                 .bind(r.outcome)
                 .execute(&self.pool)
+                .await?
+                .last_insert_rowid();
+            // Bounded, evicting the oldest: all records, and unreadable ones on their own.
+            sqlx::query("DELETE FROM reset_requests WHERE id <= ?")
+                .bind(id - MAX_RESET_RECORDS)
+                .execute(&self.pool)
                 .await?;
+            if unreadable && id % 64 == 0 {
+                sqlx::query("DELETE FROM reset_requests WHERE outcome = 'unreadable' AND id < (SELECT id FROM reset_requests WHERE outcome = 'unreadable' ORDER BY id DESC LIMIT 1 OFFSET ?)")
+                    .bind(MAX_UNREADABLE_RECORDS)
+                    .execute(&self.pool)
+                    .await?;
+            }
             Ok(())
         })
     }
@@ -223,7 +253,7 @@ impl VendorStore for SqliteStore {
         let requester = requester.to_string();
         Box::pin(async move {
             let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM reset_requests WHERE requester = ? AND at >= ?",
+                "SELECT COUNT(*) FROM reset_requests WHERE requester = ? AND at >= ? AND outcome != 'unreadable'",
             )
             .bind(requester)
             .bind(since)
@@ -268,11 +298,21 @@ mod tests {
                 channel: "web".into(),
                 requester: "10.0.0.1".into(),
                 serial: None,
-                outcome: "unreadable".into(),
+                outcome: "not_genuine".into(),
             })
             .await
             .unwrap();
         }
+        // Unreadable requests are recorded but use up nobody's budget.
+        s.record_reset(ResetRecord {
+            at: 3,
+            channel: "web".into(),
+            requester: "10.0.0.1".into(),
+            serial: None,
+            outcome: "unreadable".into(),
+        })
+        .await
+        .unwrap();
         assert_eq!(s.resets_since("10.0.0.1", 2).await.unwrap(), 2);
         assert_eq!(s.resets_since("10.0.0.2", 0).await.unwrap(), 0);
         assert_eq!(s.recent_resets(10).await.unwrap()[0].at, 3);

@@ -6,10 +6,11 @@
 //! same. Answers are the fixed texts of [`crate::texts`]. No cookies, no redirects, and a
 //! state-changing request must come from this site (Origin) with a JSON body or a form.
 
+use crate::client::{Client, TrustedProxies};
 use crate::service::ResetService;
 use crate::texts::Outcome;
 use askama::Template;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -17,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Largest request body.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -29,10 +30,15 @@ pub struct AppState {
     pub reset: ResetService,
     /// The support desk.
     pub desk: crate::desk::Desk,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client ([`crate::client`]).
+    pub proxies: Arc<TrustedProxies>,
+    /// Staff sign-in limits.
+    pub signin: Arc<crate::signin::SignInLimits>,
 }
 
 /// The vendor's web app.
 pub fn app(state: AppState) -> Router {
+    let proxies = state.proxies.clone();
     Router::new()
         .route("/", get(home))
         .route("/reset", get(reset_page).post(reset_form))
@@ -46,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(same_site_only))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(headers))
+        .layer(middleware::from_fn_with_state(proxies, crate::client::layer))
         .with_state(state)
 }
 
@@ -231,15 +238,12 @@ struct ResetRequest {
 
 async fn reset_form(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     form: Result<Form<ResetRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let (outcome, link) = match form {
         Ok(Form(f)) => {
-            let o = st
-                .reset
-                .request(&f.challenge, "web", &peer.ip().to_string())
-                .await;
+            let o = st.reset.request(&f.challenge, "web", &client.key()).await;
             let link =
                 matches!(o, Outcome::FactoryAddress { .. }).then(|| support_link(&f.challenge));
             (o, link)
@@ -258,15 +262,11 @@ async fn reset_form(
 
 async fn reset_api(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     body: Result<Json<ResetRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let outcome = match body {
-        Ok(Json(r)) => {
-            st.reset
-                .request(&r.challenge, "web", &peer.ip().to_string())
-                .await
-        }
+        Ok(Json(r)) => st.reset.request(&r.challenge, "web", &client.key()).await,
         Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod attack;
 mod clients;
 mod common;
 mod fuzz;
