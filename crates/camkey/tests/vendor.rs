@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod attack_front;
+#[path = "vendor/attack_signer.rs"]
 mod attack_signer;
 
 fn camkey() -> Command {
