@@ -558,3 +558,23 @@ pub async fn run(opts: LabOptions, shutdown: impl Future<Output = ()>) -> Result
     lab.stop().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hardware_api_is_on_loopback_whatever_the_bind_address() {
+        for (bind, want) in [
+            ("10.77.0.1", "127.0.0.1"),
+            ("0.0.0.0", "127.0.0.1"),
+            ("127.0.0.2", "127.0.0.1"),
+            ("fd00::1", "::1"),
+            ("::", "::1"),
+        ] {
+            let got = hardware_ip(bind.parse().unwrap());
+            assert_eq!(got, want.parse::<IpAddr>().unwrap(), "{bind}");
+            assert!(got.is_loopback());
+        }
+    }
+}

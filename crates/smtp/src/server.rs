@@ -507,3 +507,31 @@ impl Drop for Server {
         self.stop.take();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_the_table_empties() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            client_key(ip("2001:db8:1:2::1")),
+            client_key(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            client_key(ip("2001:db8:1:2::1")),
+            client_key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(client_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        let table = Arc::new(PerClient::default());
+        let slots: Vec<_> = (1..=5)
+            .map(|i| table.take(ip(&format!("2001:db8::{i}")), 5).unwrap())
+            .collect();
+        assert!(table.take(ip("2001:db8::ff"), 5).is_none());
+        assert!(table.take(ip("2001:db8:0:1::1"), 5).is_some());
+        drop(slots);
+        let live = table.0.lock().unwrap().len();
+        assert_eq!(live, 0, "entries live only while sessions do");
+    }
+}

@@ -104,6 +104,38 @@ impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Records a reset request, keeping at most `max_all` records and `max_unreadable`
+    /// unreadable ones (checked every 64th record), evicting the oldest.
+    async fn insert_reset(
+        &self,
+        r: ResetRecord,
+        max_all: i64,
+        max_unreadable: i64,
+    ) -> Result<(), StoreError> {
+        let unreadable = r.outcome == "unreadable";
+        let id = sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
+            .bind(r.at)
+            .bind(r.channel)
+            .bind(r.requester)
+            .bind(r.serial)
+            .bind(r.outcome)
+            .execute(&self.pool)
+            .await?
+            .last_insert_rowid();
+        // Bounded, evicting the oldest: all records, and unreadable ones on their own.
+        sqlx::query("DELETE FROM reset_requests WHERE id <= ?")
+            .bind(id - max_all)
+            .execute(&self.pool)
+            .await?;
+        if unreadable && id % 64 == 0 {
+            sqlx::query("DELETE FROM reset_requests WHERE outcome = 'unreadable' AND id < (SELECT id FROM reset_requests WHERE outcome = 'unreadable' ORDER BY id DESC LIMIT 1 OFFSET ?)")
+                .bind(max_unreadable)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl camkey_signer::outbox::Outbox for SqliteStore {
@@ -223,30 +255,7 @@ impl VendorStore for SqliteStore {
     }
 
     fn record_reset(&self, r: ResetRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            let unreadable = r.outcome == "unreadable";
-            let id = sqlx::query("INSERT INTO reset_requests (at, channel, requester, serial, outcome) VALUES (?, ?, ?, ?, ?)")
-                .bind(r.at)
-                .bind(r.channel)
-                .bind(r.requester)
-                .bind(r.serial)
-                .bind(r.outcome)
-                .execute(&self.pool)
-                .await?
-                .last_insert_rowid();
-            // Bounded, evicting the oldest: all records, and unreadable ones on their own.
-            sqlx::query("DELETE FROM reset_requests WHERE id <= ?")
-                .bind(id - MAX_RESET_RECORDS)
-                .execute(&self.pool)
-                .await?;
-            if unreadable && id % 64 == 0 {
-                sqlx::query("DELETE FROM reset_requests WHERE outcome = 'unreadable' AND id < (SELECT id FROM reset_requests WHERE outcome = 'unreadable' ORDER BY id DESC LIMIT 1 OFFSET ?)")
-                    .bind(MAX_UNREADABLE_RECORDS)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            Ok(())
-        })
+        Box::pin(self.insert_reset(r, MAX_RESET_RECORDS, MAX_UNREADABLE_RECORDS))
     }
 
     fn resets_since(&self, requester: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>> {
@@ -316,6 +325,44 @@ mod tests {
         assert_eq!(s.resets_since("10.0.0.1", 2).await.unwrap(), 2);
         assert_eq!(s.resets_since("10.0.0.2", 0).await.unwrap(), 0);
         assert_eq!(s.recent_resets(10).await.unwrap()[0].at, 3);
+        // Bounded, evicting the oldest; unreadable records on their own.
+        let rec = |i: i64, outcome: &str| ResetRecord {
+            at: 100 + i,
+            channel: "web".into(),
+            requester: format!("10.1.0.{}", i % 200),
+            serial: None,
+            outcome: outcome.into(),
+        };
+        for i in 0..300 {
+            s.insert_reset(rec(i, "unreadable"), 1000, 20)
+                .await
+                .unwrap();
+        }
+        for i in 0..20 {
+            s.insert_reset(rec(i, "not_genuine"), 1000, 20)
+                .await
+                .unwrap();
+        }
+        let store = &s;
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        };
+        let unreadable =
+            count("SELECT COUNT(*) FROM reset_requests WHERE outcome = 'unreadable'").await;
+        assert!(unreadable <= 20 + 64, "{unreadable}");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM reset_requests WHERE outcome = 'not_genuine'").await,
+            23,
+            "the flood pushed out no counted record"
+        );
+        for i in 0..100 {
+            s.insert_reset(rec(i, "not_genuine"), 50, 20).await.unwrap();
+        }
+        let all = count("SELECT COUNT(*) FROM reset_requests").await;
+        assert!(all <= 50, "{all}");
         // Reopening runs no migration twice.
         drop(s);
         SqliteStore::open(&dir.path().join("v.db")).await.unwrap();
