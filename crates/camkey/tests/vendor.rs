@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "vendor/attack_signer.rs"]
 mod attack_signer;
 
 fn camkey() -> Command {
