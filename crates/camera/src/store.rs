@@ -129,7 +129,8 @@ impl AtomicFile {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        // A fresh file, 0600 from its creation (nobody else can hold a leftover one open).
+        // A fresh file, 0600 from its creation: whoever holds a leftover one open does not
+        // see the new bytes.
         match fs::remove_file(&self.tmp) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(self.io(&self.tmp)(e)),
             _ => {}
@@ -195,8 +196,9 @@ mod tests {
         );
         f.save(&1u32).unwrap();
         assert_eq!(mode(f.path()), 0o600);
-        // An open leftover temp file is replaced by a fresh 0600 one; an open document
-        // (an older version's) is tightened when opened.
+        // A leftover temp file readable by all, and held open, is replaced by a fresh
+        // 0600 one; a document readable by all (an older version's) is tightened when
+        // opened.
         let tmp_file = dir.join("doc.json.tmp");
         fs::write(&tmp_file, b"{").unwrap();
         fs::set_permissions(&tmp_file, fs::Permissions::from_mode(0o666)).unwrap();
