@@ -8,12 +8,32 @@
 //! out of the camera build; the trade-off is a full rewrite per change, which the
 //! benchmarks show is far below an Argon2 hash.
 //!
-//! A leftover `NAME.tmp` (power cut before the rename) is ignored and overwritten.
+//! A leftover `NAME.tmp` (power cut before the rename) is ignored and replaced.
+//!
+//! The documents hold secrets (password hashes, the SMTP password): each is created 0600
+//! whatever the umask, as a fresh `NAME.tmp` made 0600 before its first byte, so the
+//! renamed document is 0600 too; an older document that is more open is tightened when
+//! opened. The directories this module creates are 0700 ([`create_private_dir`]).
 
 use serde::{Serialize, de::DeserializeOwned};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// Mode of every document.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every directory created here.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` and its missing parents 0700 whatever the umask; a directory that exists
+/// keeps its mode (its owner chose it; the documents are private on their own).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
 
 /// Largest document we accept to read back (the state is bounded far below this).
 pub const MAX_DOCUMENT_BYTES: u64 = 8 * 1024 * 1024;
@@ -48,17 +68,26 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// The document `name` in `dir` (the directory is created if missing).
+    /// The document `name` in `dir` (the directory is created 0700 if missing; a document
+    /// written more open by an older version is made 0600).
     pub fn new(dir: &Path, name: &str) -> Result<Self, StoreError> {
-        fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+        create_private_dir(dir).map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        Ok(AtomicFile {
+        let f = AtomicFile {
             path: dir.join(name),
             tmp: dir.join(format!("{name}.tmp")),
             dir: dir.to_path_buf(),
-        })
+        };
+        if let Ok(m) = fs::symlink_metadata(&f.path)
+            && m.is_file()
+            && m.mode() & 0o077 != 0
+        {
+            fs::set_permissions(&f.path, fs::Permissions::from_mode(FILE_MODE))
+                .map_err(f.io(&f.path))?;
+        }
+        Ok(f)
     }
 
     /// The document's path.
@@ -100,10 +129,16 @@ impl AtomicFile {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
+        // A fresh file, 0600 from its creation: whoever holds a leftover one open does not
+        // see the new bytes.
+        match fs::remove_file(&self.tmp) {
+            Err(e) if e.kind() != ErrorKind::NotFound => return Err(self.io(&self.tmp)(e)),
+            _ => {}
+        }
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .mode(FILE_MODE)
             .open(&self.tmp)
             .map_err(self.io(&self.tmp))?;
         f.write_all(&bytes).map_err(self.io(&self.tmp))?;
@@ -144,5 +179,41 @@ mod tests {
             f.load::<Vec<u32>>(),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn documents_are_0600_and_directories_0700_even_over_open_leftovers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("flash/deep");
+        let f = AtomicFile::new(&dir, "doc.json").unwrap();
+        assert_eq!(
+            (mode(&dir), mode(&tmp.path().join("flash"))),
+            (0o700, 0o700)
+        );
+        f.save(&1u32).unwrap();
+        assert_eq!(mode(f.path()), 0o600);
+        // A leftover temp file readable by all, and held open, is replaced by a fresh
+        // 0600 one; a document readable by all (an older version's) is tightened when
+        // opened.
+        let tmp_file = dir.join("doc.json.tmp");
+        fs::write(&tmp_file, b"{").unwrap();
+        fs::set_permissions(&tmp_file, fs::Permissions::from_mode(0o666)).unwrap();
+        let held = File::open(&tmp_file).unwrap();
+        f.save(&2u32).unwrap();
+        assert_eq!(mode(f.path()), 0o600);
+        assert_eq!(held.metadata().unwrap().permissions().mode() & 0o777, 0o666);
+        assert_eq!(
+            std::io::read_to_string(held).unwrap(),
+            "{",
+            "not the new document"
+        );
+        fs::set_permissions(f.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let f = AtomicFile::new(&dir, "doc.json").unwrap();
+        assert_eq!(mode(f.path()), 0o600);
+        assert_eq!(f.load::<u32>().unwrap(), Some(2));
     }
 }

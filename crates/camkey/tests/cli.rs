@@ -2,6 +2,9 @@
 //! stopped with SIGINT and resumed on the same directory.
 #![allow(clippy::unwrap_used)]
 
+#[path = "cli/attack_file_modes.rs"]
+mod attack_file_modes;
+
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -96,8 +99,13 @@ impl Lab {
     // The child is waited for in `stop`, or killed and waited for in `Drop`.
     #[allow(clippy::zombie_processes)]
     fn start(dir: &Path, extra: &[&str]) -> (Lab, Value) {
+        Lab::start_with(camkey(), dir, extra)
+    }
+
+    #[allow(clippy::zombie_processes)]
+    fn start_with(mut camkey: Command, dir: &Path, extra: &[&str]) -> (Lab, Value) {
         let _ = std::fs::remove_file(dir.join("lab.json"));
-        let child = camkey()
+        let child = camkey
             .args(["lab", "--dir", dir.to_str().unwrap(), "--time-scale", "60"])
             .args(extra)
             .stdout(Stdio::null())

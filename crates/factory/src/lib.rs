@@ -11,6 +11,10 @@
 //! - [`provision`]: derives a camera's device key, draws its setup code and MAC, issues its
 //!   device certificate (serial in a URI subject-alternative name, S10) and writes the
 //!   factory directory read-only.
+//! - [`write_file`]: every file here gets its exact mode whatever the umask: secrets 0600
+//!   (vendor keys) or 0400 (a camera's TLS key and `factory.json`), public files 0644
+//!   (device CA certificate, firmware public key, vendor profile) or 0444 (a camera's
+//!   certificate chain); directories are created 0700.
 
 use camkey_proto::crockford;
 use camkey_proto::factory::{
@@ -26,6 +30,7 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// File names in a vendor key directory.
@@ -78,24 +83,36 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes a file with the given Unix mode, creating it fresh.
-fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
+/// Writes a file with exactly the given Unix mode whatever the umask: any file already at
+/// `path` is removed first, and the new one has `mode` before its first byte (so nobody
+/// holds it open from before). Secrets are 0600 or 0400, public files 0644 or 0444.
+pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(path)(e)),
+        _ => {}
     }
-    let mut f = opts.open(path).map_err(io_err(path))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_err(path))?;
+    // The umask may only have removed bits: a public file gets its exact mode back.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(path))?;
     f.write_all(contents).map_err(io_err(path))?;
     f.sync_all().map_err(io_err(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
-    }
     Ok(())
+}
+
+/// Creates a directory and its missing parents 0700 whatever the umask (an existing one
+/// keeps its mode: the files in it are private on their own).
+fn create_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err(dir))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -134,7 +151,7 @@ impl VendorKeys {
     /// Makes a new vendor key set in `dir` (created if missing). Refuses to overwrite an
     /// existing master key.
     pub fn generate(dir: &Path, version: u32, profile: &VendorProfile) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        create_dir(dir)?;
         let master_path = dir.join(files::MASTER_KEY);
         if master_path.exists() {
             return Err(Error::Key(format!(
@@ -272,7 +289,7 @@ pub fn provision(keys: &VendorKeys, req: &ProvisionRequest<'_>, dir: &Path) -> R
     factory::validate_serial(req.serial)?;
     let model = camkey_proto::catalogue::model(req.model)
         .ok_or_else(|| factory::FactoryError::UnknownModel(req.model.to_string()))?;
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    create_dir(dir)?;
     if dir.join(FACTORY_FILE).exists() {
         return Err(Error::AlreadyProvisioned(dir.to_path_buf()));
     }
@@ -399,6 +416,51 @@ mod tests {
         assert_ne!(other.device_key, data.device_key);
         assert_ne!(other.setup_code, data.setup_code);
         assert_ne!(other.mac, data.mac);
+    }
+
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn secrets_are_private_public_files_readable_and_directories_0700() {
+        let tmp = tempfile::tempdir().unwrap();
+        let vendor = tmp.path().join("a/vendor");
+        let keys = VendorKeys::generate(&vendor, 1, &VendorProfile::default()).unwrap();
+        let cam = tmp.path().join("b/cam");
+        let req = ProvisionRequest {
+            model: "IPC4K15",
+            serial: "IPC4K15-000001",
+            extra_names: vec![],
+        };
+        provision(&keys, &req, &cam).unwrap();
+        for (dir, name, want) in [
+            (&vendor, files::MASTER_KEY, 0o600),
+            (&vendor, files::DEVICE_CA_KEY, 0o600),
+            (&vendor, files::FIRMWARE_KEY, 0o600),
+            (&vendor, files::DEVICE_CA, 0o644),
+            (&vendor, files::FIRMWARE_PUB, 0o644),
+            (&vendor, files::PROFILE, 0o644),
+            (&cam, FACTORY_FILE, 0o400),
+            (&cam, TLS_KEY_FILE, 0o400),
+            (&cam, CERT_FILE, 0o444),
+        ] {
+            assert_eq!(mode(&dir.join(name)), want, "{name}");
+        }
+        for d in ["a", "a/vendor", "b", "b/cam"] {
+            assert_eq!(mode(&tmp.path().join(d)), 0o700, "{d}");
+        }
+        // A file left more open than it should be (and held open) is replaced, not reused.
+        let old = tmp.path().join("c");
+        fs::create_dir(&old).unwrap();
+        let key = old.join(files::FIRMWARE_KEY);
+        fs::write(&key, b"old").unwrap();
+        fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        let held = fs::File::open(&key).unwrap();
+        VendorKeys::generate(&old, 1, &VendorProfile::default()).unwrap();
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(std::io::read_to_string(held).unwrap(), "old");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The whole system on one machine, on loopback, with embedded defaults: `camkey lab`.
 //! A lab directory holds the vendor's keys, one factory directory and one data directory
 //! ("flash") per camera, and `lab.json`, the map of every URL (DESIGN §4). Started again on
-//! the same directory, the lab resumes the same cameras, state and ports.
+//! the same directory, the lab resumes the same cameras, state and ports. Everything in it
+//! is private (files 0600 or 0400, directories 0700, whatever the umask) except the public
+//! files of `docs/formats.md` ("File modes").
 //!
 //! # Layout
 //! - [`LabOptions`]: the command-line options of DESIGN §4.
@@ -138,6 +140,7 @@ pub const ORDERS_FILE: &str = "orders.csv";
 pub const LAB_CUSTOMER: &str = "customer@example.com";
 
 /// Writes the lab's sample order file: every lab camera, two to an order, bought recently.
+/// 0600: it names customers and their addresses.
 fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
     let mut csv = format!("{}\n", camkey_proto::orders::HEADER);
     for (i, cam) in plan.cameras.iter().enumerate() {
@@ -147,8 +150,11 @@ fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
             cam.serial
         ));
     }
-    let path = dir.join(ORDERS_FILE);
-    std::fs::write(&path, csv).map_err(|e| LabError::Io(path, e))
+    Ok(camkey_factory::write_file(
+        &dir.join(ORDERS_FILE),
+        csv.as_bytes(),
+        0o600,
+    )?)
 }
 
 /// The lab's staff account file (in the vendor directory): kept so that a resumed lab
@@ -288,7 +294,7 @@ impl Lab {
     pub async fn start(opts: &LabOptions) -> Result<Lab, LabError> {
         check_options(opts)?;
         let dir = &opts.dir;
-        std::fs::create_dir_all(dir).map_err(|e| LabError::Io(dir.clone(), e))?;
+        camkey_camera::store::create_private_dir(dir).map_err(|e| LabError::Io(dir.clone(), e))?;
         let mut plan = LabPlan::load_or_new(dir, opts)?;
         // The vendor's port first: the cameras' factory data names its reset page.
         let vendor_http = bind(SocketAddr::new(opts.bind, plan.vendor_http_port))?;

@@ -20,16 +20,30 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// the connection is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds the socket at `path` (replacing a stale one) with mode 0600.
+/// Binds the socket at `path` (replacing a stale one) with mode 0600. It is bound in a
+/// fresh 0700 directory beside `path`, made 0600 and only then moved to `path`: whatever
+/// the umask, nobody else can connect to it at any instant.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let mut dir = path.as_os_str().to_owned();
+    dir.push(".new");
+    let dir = std::path::PathBuf::from(dir);
+    let inner = dir.join("s");
+    // A leftover of a crash here (a socket, then the directory if that left it empty).
+    if std::fs::symlink_metadata(&inner).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(&inner);
     }
-    Ok(listener)
+    let _ = std::fs::remove_dir(&dir);
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    let bound = UnixListener::bind(&inner).and_then(|l| {
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&inner, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_file(&inner);
+    let _ = std::fs::remove_dir(&dir);
+    bound
 }
 
 /// Serves until `shutdown` completes.

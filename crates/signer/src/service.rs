@@ -3,7 +3,7 @@
 //! re-sends of the same code not counted (but bounded), the same request twice idempotent,
 //! nothing for the factory-default address, everything audited.
 //!
-//! Stale challenges (issue 11): each challenge carries, sealed, the camera's counter, which
+//! Stale challenges: each challenge carries, sealed, the camera's counter, which
 //! only grows. A challenge older than the two newest seen for its serial can no longer be
 //! live on the camera (it keeps two at most); it is refused ([`ErrorCode::Superseded`]) and
 //! the codes of such challenges no longer count against the daily cap, so old challenges
@@ -54,7 +54,7 @@ pub struct Signer {
 }
 
 /// A hint of an address for whoever asks: its first character only (`o***@***`), nothing
-/// of its length or its domain (issue 11: the domain too can tell who owns a camera).
+/// of its length or its domain (the domain too can tell who owns a camera).
 pub fn mask(addr: &str) -> String {
     match addr.split_once('@') {
         Some((l, _)) => format!("{}***@***", l.chars().next().unwrap_or('*')),

@@ -2,17 +2,22 @@
 //! queued for mailing survives a crash or a kill (the outbox row is written in the same
 //! transaction that records the code as issued).
 //!
-//! **No code is ever stored** (issue 11): an outbox row names its challenge, and the code
+//! **No code is ever stored**: an outbox row names its challenge, and the code
 //! is made again from the challenge's serial, nonce, key version and times when the mail
 //! goes out ([`crate::outbox::CodeOutbox`]); without the master key, a copy of this file
 //! (and of its `-wal` and `-shm`) yields no code. `secure_delete` is on, so deleted rows
 //! are overwritten, and [`SignerStore::checkpoint`] truncates the WAL after sends.
+//!
+//! Database files are private: [`create_private_db`] makes the file 0600 before SQLite
+//! opens it (whatever the umask), and SQLite gives its `-wal` and `-shm` files the
+//! database file's mode. The front end's database uses the same function.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, migrate::Migrator};
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -28,6 +33,64 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// Creates the database file at `path` 0600 if it is missing, so that SQLite (which would
+/// make it 0644 less the umask) finds it and gives its `-wal` and `-shm` the same mode. A database, WAL or shared-memory file left more open by an older version is made
+/// 0600: it holds what the database holds.
+pub fn create_private_db(path: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = PathBuf::from(path).into_os_string();
+        p.push(suffix);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod file_modes {
+    use super::*;
+
+    fn mode(p: &str) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_database_its_wal_and_shm_are_0600() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("signer.db");
+        let store = SignerStore::open(&db).await.unwrap();
+        store.seen("nonce", "IPC4K15-000001", 1).await.unwrap();
+        let db = db.to_str().unwrap();
+        for p in [db.to_string(), format!("{db}-wal"), format!("{db}-shm")] {
+            assert_eq!(mode(&p), 0o600, "{p}");
+        }
+        // Files an older version left 0644 are tightened at open.
+        let old = tmp.path().join("old.db");
+        let old = old.to_str().unwrap();
+        for p in [old.to_string(), format!("{old}-wal")] {
+            std::fs::write(&p, b"").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let store = SignerStore::open(Path::new(old)).await.unwrap();
+        store.seen("nonce", "IPC4K15-000001", 1).await.unwrap();
+        for p in [old.to_string(), format!("{old}-wal"), format!("{old}-shm")] {
+            assert_eq!(mode(&p), 0o600, "{p}");
+        }
+    }
+}
 
 /// What the signer knows of one challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +161,7 @@ pub struct SignerStore {
 impl SignerStore {
     /// Opens (creating and migrating) the database at `path`.
     pub async fn open(path: &Path) -> Result<Self> {
+        create_private_db(path).map_err(sqlx::Error::Io)?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -84,6 +84,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating) the database file.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // 0600 before SQLite opens it, and its -wal and -shm with it: staff password hashes,
+        // sessions, orders and cases are private.
+        camkey_signer::store::create_private_db(path).map_err(sqlx::Error::Io)?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -296,6 +299,20 @@ impl VendorStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_database_and_its_wal_and_shm_are_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("v.db");
+        let s = SqliteStore::open(&db).await.unwrap();
+        s.queue_mail("a@example.com", "s", "b", 1).await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = format!("{}{suffix}", db.display());
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{p}");
+        }
+    }
 
     #[tokio::test]
     async fn records_and_counts() {

@@ -1,4 +1,4 @@
-//! Attacks on the signer's rules through the real `camkey vendor` processes (issue 11,
+//! Attacks on the signer's rules through the real `camkey vendor` processes (docs/security.md,
 //! items 5, 10 and 11): what a LAN attacker who collected a camera's challenges, or a
 //! previous buyer with the order, can make the vendor do.
 

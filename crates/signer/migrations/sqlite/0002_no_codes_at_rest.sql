@@ -1,4 +1,4 @@
--- Codes are never stored (issue 11): an outbox row names the challenge whose code it
+-- Codes are never stored: an outbox row names the challenge whose code it
 -- mails, and the signer makes the code again from the challenge's serial, nonce, key
 -- version and times (none of them secret without the master key) when it sends the mail.
 -- Rows of the first outbox held code text: the table is dropped (with secure_delete on,
