@@ -72,7 +72,18 @@ mod file_modes {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("signer.db");
         let store = SignerStore::open(&db).await.unwrap();
-        store.seen("nonce", "IPC4K15-000001", 1).await.unwrap();
+        store
+            .seen(
+                SeenChallenge {
+                    nonce: "nonce",
+                    serial: "IPC4K15-000001",
+                    key_version: 1,
+                    counter: 0,
+                },
+                1,
+            )
+            .await
+            .unwrap();
         let db = db.to_str().unwrap();
         for p in [db.to_string(), format!("{db}-wal"), format!("{db}-shm")] {
             assert_eq!(mode(&p), 0o600, "{p}");
@@ -85,7 +96,18 @@ mod file_modes {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
         let store = SignerStore::open(Path::new(old)).await.unwrap();
-        store.seen("nonce", "IPC4K15-000001", 1).await.unwrap();
+        store
+            .seen(
+                SeenChallenge {
+                    nonce: "nonce",
+                    serial: "IPC4K15-000001",
+                    key_version: 1,
+                    counter: 0,
+                },
+                1,
+            )
+            .await
+            .unwrap();
         for p in [old.to_string(), format!("{old}-wal"), format!("{old}-shm")] {
             assert_eq!(mode(&p), 0o600, "{p}");
         }
