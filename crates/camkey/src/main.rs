@@ -116,6 +116,10 @@ struct SignerArgs {
     /// The socket to listen on (only the signer's user can open it).
     #[arg(long)]
     socket: PathBuf,
+    /// Also let this group (a numeric gid) open the socket (mode 0660): the front end
+    /// then runs as a user of its own, in that group, who cannot read the master key.
+    #[arg(long, value_name = "GID")]
+    socket_gid: Option<u32>,
     /// The SMTP relay for code mails, HOST:PORT.
     #[arg(long)]
     smtp: String,
@@ -481,6 +485,7 @@ fn signer(a: SignerArgs) -> Result<()> {
         masters,
         db: a.db,
         socket: a.socket,
+        socket_gid: a.socket_gid,
         relay: camkey_signer::outbox::Relay {
             host,
             port,

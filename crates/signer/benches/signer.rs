@@ -79,6 +79,7 @@ async fn run() {
                 masters: vec![master.clone()],
                 db: dir.path().join("signer.db"),
                 socket: socket.clone(),
+                socket_gid: None,
                 relay: camkey_signer::outbox::Relay {
                     host: "127.0.0.1".into(),
                     port: smtp.local_addr().port(),

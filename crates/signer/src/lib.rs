@@ -44,6 +44,9 @@ pub struct SignerConfig {
     pub db: PathBuf,
     /// The socket path.
     pub socket: PathBuf,
+    /// The group (gid) that may also open the socket (mode 0660), so the front end can run
+    /// as a user of its own; `None`: the signer's user only (0600).
+    pub socket_gid: Option<u32>,
     /// Where mail goes.
     pub relay: outbox::Relay,
     /// Caps.
@@ -80,7 +83,7 @@ pub async fn run(
         store.replace_orders(orders).await?;
         tracing::info!("signer: {} order line(s) loaded", orders.len());
     }
-    let listener = server::bind(&config.socket)?;
+    let listener = server::bind(&config.socket, config.socket_gid)?;
     let masters = Arc::new(config.masters.clone());
     let signer = Arc::new(Signer::new(
         config.masters,
@@ -133,6 +136,7 @@ mod tests {
             masters: vec![master.clone()],
             db: db.clone(),
             socket: socket.clone(),
+            socket_gid: None,
             relay: outbox::Relay {
                 host: "127.0.0.1".into(),
                 port: smtp.local_addr().port(),

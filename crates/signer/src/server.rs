@@ -1,4 +1,5 @@
-//! The signer's socket: a Unix domain socket only its owner can open (mode 0600), one JSON
+//! The signer's socket: a Unix domain socket only its owner can open (mode 0600; or 0660
+//! with the group of `--socket-gid`, for a front end that runs as a user of its own), one JSON
 //! request per line, bounded lines and connections, every request answered and audited by
 //! the [`Signer`]. A connection that sends no whole line within [`IDLE_TIMEOUT`] (or does
 //! not take its answer within it) is closed, so idle or slow clients cannot hold the
@@ -20,10 +21,12 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// the connection is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Binds the socket at `path` (replacing a stale one) with mode 0600. It is bound in a
-/// fresh 0700 directory beside `path`, made 0600 and only then moved to `path`: whatever
-/// the umask, nobody else can connect to it at any instant.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+/// Binds the socket at `path` (replacing a stale one) with mode 0600, or, given a group,
+/// 0660 with that group (the front end's user is its only other member, so the front end
+/// can run as a user of its own who cannot read the master key). It is bound in a fresh
+/// 0700 directory beside `path`, given its mode and group and only then moved to `path`:
+/// whatever the umask, nobody else can connect to it at any instant.
+pub fn bind(path: &Path, group: Option<u32>) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
     let _ = std::fs::remove_file(path);
     let mut dir = path.as_os_str().to_owned();
@@ -37,7 +40,14 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     let _ = std::fs::remove_dir(&dir);
     std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     let bound = UnixListener::bind(&inner).and_then(|l| {
-        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o600))?;
+        let mode = match group {
+            Some(gid) => {
+                std::os::unix::fs::chown(&inner, None, Some(gid))?;
+                0o660
+            }
+            None => 0o600,
+        };
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(mode))?;
         std::fs::rename(&inner, path)?;
         Ok(l)
     });
@@ -130,8 +140,33 @@ mod tests {
     use camkey_proto::clock::SystemClock;
     use camkey_proto::keys::MasterKey;
 
-    /// Issue 11, item 12: a local process that opens every connection slot and sends
-    /// nothing (or one byte at a time) holds the signer only for the idle timeout.
+    /// The socket is the signer's user's alone (0600), or shared with one group (0660),
+    /// whatever the umask; a stale socket at the path is replaced.
+    #[tokio::test]
+    async fn the_socket_is_private_or_shared_with_one_group() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signer.sock");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let first = bind(&path, None).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        drop(first);
+        // Our own group is one we may give the socket, root or not.
+        let gid = std::fs::metadata(dir.path()).unwrap().gid();
+        let _shared = bind(&path, Some(gid)).unwrap();
+        assert_eq!(mode(&path), 0o660);
+        assert_eq!(std::fs::metadata(&path).unwrap().gid(), gid);
+        assert!(UnixStream::connect(&path).await.is_ok());
+        // Nothing is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("signer.sock")]);
+    }
+
+    /// A local process that opens every connection slot and sends nothing (or one byte at
+    /// a time) holds the signer only for the idle timeout (docs/security.md, item 12).
     #[tokio::test(flavor = "multi_thread")]
     async fn idle_and_slow_connections_are_closed_and_the_slots_come_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -145,7 +180,7 @@ mod tests {
             Caps::default(),
         ));
         let path = dir.path().join("signer.sock");
-        let listener = bind(&path).unwrap();
+        let listener = bind(&path, None).unwrap();
         let idle = Duration::from_millis(400);
         tokio::spawn(serve_with_idle(
             listener,

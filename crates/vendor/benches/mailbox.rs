@@ -55,6 +55,7 @@ async fn run() {
         masters: vec![master.clone()],
         db: dir.path().join("signer.db"),
         socket: socket.clone(),
+        socket_gid: None,
         relay: relay_cfg.clone(),
         caps: camkey_signer::Caps {
             codes_per_device_per_day: 1_000_000,
