@@ -235,7 +235,7 @@ def test_sign_in_lockout_after_five_wrong_passwords(page: Page, start_camera):
     resp = sign_in(page, cam, "wrong-password-5")
     assert resp.status == 429
     msg = error_text(page)
-    assert "Too many wrong attempts from your address. Try again in 5 minutes." in msg, msg
+    assert "Too many wrong attempts from your browser or address. Try again in 5 minutes." in msg, msg
     assert 240 < int(resp.headers.get("retry-after", "0")) <= 300
 
     # Even the right password is refused from this address for now.

@@ -185,7 +185,8 @@ impl SmtpSettings {
     }
 }
 
-/// A hint of an address that does not give it away: `o***@example.com`.
+/// A hint of an address for the owner's own eyes (audit log, test mail): `o***@example.com`.
+/// Whoever else asks gets [`camkey_proto::challenge::address_hint`].
 pub fn mask(addr: &str) -> String {
     match addr.split_once('@') {
         Some((local, domain)) => {

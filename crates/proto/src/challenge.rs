@@ -376,6 +376,16 @@ pub fn reset_url(reset_page_url: &str, text: &str) -> String {
     )
 }
 
+/// The hint of a recovery address shown to whoever asks (the vendor's replies, the
+/// camera's Forgot password page): its first character only, `o***@***`. Nothing of its
+/// length or its domain, which alone can tell who owns a camera (S2).
+pub fn address_hint(addr: &str) -> String {
+    match addr.split_once('@') {
+        Some((l, _)) => format!("{}***@***", l.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,14 +53,7 @@ pub struct Signer {
     pub wake: Arc<Notify>,
 }
 
-/// A hint of an address for whoever asks: its first character only (`o***@***`), nothing
-/// of its length or its domain (the domain too can tell who owns a camera).
-pub fn mask(addr: &str) -> String {
-    match addr.split_once('@') {
-        Some((l, _)) => format!("{}***@***", l.chars().next().unwrap_or('*')),
-        None => "***".into(),
-    }
-}
+use camkey_proto::challenge::address_hint as mask;
 
 fn code_error(e: ChallengeError) -> ErrorCode {
     match e {

@@ -580,7 +580,12 @@ impl Core {
         next.push_audit(entry);
         self.commit(&mut g, next)?;
         sent?;
-        Ok((masked, EMAIL_CODE_TTL_MS / 1000))
+        // Whoever asks learns the first character only, not the domain (S2); the audit
+        // entry above, for the owner, keeps the domain.
+        Ok((
+            camkey_proto::challenge::address_hint(&to),
+            EMAIL_CODE_TTL_MS / 1000,
+        ))
     }
 
     /// `POST /recovery/email/verify`.

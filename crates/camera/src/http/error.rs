@@ -151,7 +151,7 @@ impl From<CoreError> for ApiError {
                     if r.locked { "locked_out" } else { "slow_down" },
                     if r.locked {
                         format!(
-                            "Too many wrong attempts from your address. Try again {}.",
+                            "Too many wrong attempts from your browser or address. Try again {}.",
                             wait_words(r.secs())
                         )
                     } else {
@@ -261,7 +261,7 @@ impl From<FormRejection> for ApiError {
 fn with_lock(mut e: ApiError, locked: Option<RetryAfter>) -> ApiError {
     if let Some(r) = locked {
         e.message = format!(
-            "{} That was too many wrong attempts from your address: try again {}.",
+            "{} That was too many wrong attempts from your browser or address: try again {}.",
             e.message,
             wait_words(r.secs())
         );

@@ -192,7 +192,7 @@ fn email_view(
         .settings()
         .recovery_email
         .as_deref()
-        .map(crate::mail::mask)
+        .map(camkey_proto::challenge::address_hint)
         .unwrap_or_default();
     Ok(EmailPage {
         c: chrome(&st.core),
