@@ -178,6 +178,15 @@ impl Camera {
             }
             let _ = plain_stop_tx.send(());
             let _ = https.await;
+            // The server returns as soon as it stops accepting; its connections end in
+            // their own tasks. Wait (a little) until they have, so a camera reported off
+            // has no connection left that could still answer.
+            for _ in 0..400 {
+                if handle.connection_count() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             if let Some(p) = plain {
                 let _ = p.await;
             }
