@@ -67,23 +67,23 @@ mod file_modes {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 
+    /// A write, so that SQLite makes its `-wal` and `-shm`.
+    async fn write_something(store: &SignerStore) {
+        let seen = SeenChallenge {
+            nonce: "nonce",
+            serial: "IPC4K15-000001",
+            key_version: 1,
+            counter: 0,
+        };
+        store.seen(seen, 1).await.unwrap();
+    }
+
     #[tokio::test]
     async fn the_database_its_wal_and_shm_are_0600() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("signer.db");
         let store = SignerStore::open(&db).await.unwrap();
-        store
-            .seen(
-                SeenChallenge {
-                    nonce: "nonce",
-                    serial: "IPC4K15-000001",
-                    key_version: 1,
-                    counter: 0,
-                },
-                1,
-            )
-            .await
-            .unwrap();
+        write_something(&store).await;
         let db = db.to_str().unwrap();
         for p in [db.to_string(), format!("{db}-wal"), format!("{db}-shm")] {
             assert_eq!(mode(&p), 0o600, "{p}");
@@ -96,18 +96,7 @@ mod file_modes {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
         let store = SignerStore::open(Path::new(old)).await.unwrap();
-        store
-            .seen(
-                SeenChallenge {
-                    nonce: "nonce",
-                    serial: "IPC4K15-000001",
-                    key_version: 1,
-                    counter: 0,
-                },
-                1,
-            )
-            .await
-            .unwrap();
+        write_something(&store).await;
         for p in [old.to_string(), format!("{old}-wal"), format!("{old}-shm")] {
             assert_eq!(mode(&p), 0o600, "{p}");
         }
