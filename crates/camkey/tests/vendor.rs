@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "vendor/attack_front.rs"]
 mod attack_front;
 #[path = "vendor/attack_signer.rs"]
 mod attack_signer;
