@@ -1,4 +1,4 @@
-"""The vendor's support desk in a real browser, as an agent works it (DESIGN §1 steps 1 and
+"""The vendor's support desk in a real browser, as an agent works it (docs/design.md §1 steps 1 and
 4): a camera with the factory recovery address sends its QR code to the reset page, which
 opens a support case; the lab's agent signs in to the staff portal, filters the queue,
 opens the case and releases the security code naming the order; the signer mails it to

@@ -1,4 +1,4 @@
-//! The camera's two clocks (DESIGN §5), built on a raw [`Clock`].
+//! The camera's two clocks (docs/design.md §5), built on a raw [`Clock`].
 //!
 //! - **Elapsed**: the raw clock's monotonic milliseconds since this boot, plus a base
 //!   persisted on flash. The base is saved every [`PERSIST_EVERY_MS`] and with every state

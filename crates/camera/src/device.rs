@@ -1,4 +1,4 @@
-//! The camera as a device: power, boot, run, and the reset button (DESIGN §1 step 2,
+//! The camera as a device: power, boot, run, and the reset button (docs/design.md §1 step 2,
 //! S7, S8).
 //!
 //! A [`Device`] owns one camera's life: while the power is off nothing answers; at power

@@ -1,4 +1,4 @@
-//! The hardware seam: the reset button and the status LED (DESIGN §1 step 2, S7).
+//! The hardware seam: the reset button and the status LED (docs/design.md §1 step 2, S7).
 //!
 //! The camera's logic sees the button only as a [`ButtonLine`] (a level that changes) and
 //! the LED only as a [`StatusLed`]. Real cameras use a Linux GPIO character-device line

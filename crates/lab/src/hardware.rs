@@ -1,4 +1,4 @@
-//! The lab's simulated camera hardware (DESIGN §4): each camera is a
+//! The lab's simulated camera hardware (docs/design.md §4): each camera is a
 //! [`Device`] with a simulated power supply, reset button and status LED, controlled
 //! through a small JSON API on its own port (`hardware` in `lab.json`), which listens on
 //! loopback only whatever `--bind` says ([`crate::hardware_ip`]):

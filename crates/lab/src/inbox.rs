@@ -1,7 +1,7 @@
 //! The lab's inbox: an SMTP catcher for every mail of the lab, a page per mailbox, a JSON
-//! API and a compose form (DESIGN §4).
+//! API and a compose form (docs/design.md §4).
 //!
-//! Cameras and (later) the vendor send their mail here unless the lab runs with `--relay`.
+//! The cameras, the signer and the vendor send their mail here unless the lab runs with `--relay`.
 //! Messages are parsed with `mail-parser` for display and kept in memory, bounded: the
 //! lab's mail is for looking at, not for keeping.
 

@@ -2,13 +2,13 @@
 //!
 //! The whole system on one machine, on loopback, with embedded defaults: `camkey lab`.
 //! A lab directory holds the vendor's keys, one factory directory and one data directory
-//! ("flash") per camera, and `lab.json`, the map of every URL (DESIGN §4). Started again on
-//! the same directory, the lab resumes the same cameras, state and ports. Everything in it
+//! ("flash") per camera, and `lab.json`, the map of every URL (docs/design.md §4). Started
+//! again on the same directory, the lab resumes the same cameras, state and ports. Everything in it
 //! is private (files 0600 or 0400, directories 0700, whatever the umask) except the public
 //! files of `docs/formats.md` ("File modes").
 //!
 //! # Layout
-//! - [`LabOptions`]: the command-line options of DESIGN §4.
+//! - [`LabOptions`]: the command-line options of docs/design.md §4.
 //! - [`plan`]: what the lab consists of, saved in `lab-plan.json` so it can resume.
 //! - [`manifest`]: `lab.json`, written once every listener is bound.
 //! - [`hardware`]: each camera's simulated power, reset button and LED, their API and panel.

@@ -1,4 +1,4 @@
-//! `lab.json` (DESIGN §4) and the lab's home page, which shows the same map for people.
+//! `lab.json` (docs/design.md §4) and the lab's home page, which shows the same map for people.
 
 use crate::plan::LabPlan;
 use crate::{LabError, LabOptions, https_base};

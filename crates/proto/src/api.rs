@@ -1,4 +1,4 @@
-//! JSON shapes of the camera's REST API (DESIGN §4), shared by the camera that serves them
+//! JSON shapes of the camera's REST API (docs/design.md §4), shared by the camera that serves them
 //! and the clients (CLI, NVR, tests) that call them.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The model catalogue (DESIGN §1): what each camera model can do for its owner.
+//! The model catalogue (docs/design.md §1): what each camera model can do for its owner.
 //!
 //! Everything that differs between models is data here, so the camera, the vendor's
 //! reset guides and the lab all read the same table.

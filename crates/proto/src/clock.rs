@@ -1,4 +1,4 @@
-//! The two clocks of DESIGN §5, as a trait the parts implement.
+//! The two clocks of docs/design.md §5, as a trait the parts implement.
 //!
 //! - **wall time**: Unix milliseconds, may be wrong (a camera boots in 1970 until NTP or
 //!   the NVR sets it) or moved by a spoofed time source. It may only shorten a validity.

@@ -43,7 +43,7 @@ pub struct FactoryData {
     /// The vendor's reset page; the QR code holds it with the challenge in its fragment.
     pub reset_page_url: String,
     /// The recovery address a camera has until its owner sets one (the vendor's support
-    /// desk, as the seed article describes).
+    /// desk, as the vendor's support article describes).
     pub default_recovery_address: String,
     /// The firmware signing public key (Ed25519, hex).
     pub firmware_public_key: String,

@@ -1,6 +1,6 @@
-//! The reset guide of every model (DESIGN §1 step 2, the seed article): what the owner
-//! does, in order, with every caution, a drawing of where the button is, and what to do on
-//! models without one. The camera's help page and the vendor's site render the same text.
+//! The reset guide of every model (docs/design.md §1 step 2, as the vendor's support article
+//! tells owners): what the owner does, in order, with every caution, a drawing of where the
+//! button is, and what to do on models without one. The camera's help page and the vendor's site render the same text.
 
 use crate::catalogue::Model;
 
@@ -21,7 +21,7 @@ pub struct ResetGuide {
     pub svg: &'static str,
 }
 
-/// The warning of the seed, for every model with a button.
+/// The warning of the vendor's support article, for every model with a button.
 pub const WARRANTY_WARNING: &str = "Use extreme caution when pressing the reset button, especially where it sits on an exposed circuit board. Damage caused by negligence or user error is not covered by the limited warranty against manufacturing defects.";
 
 /// Why servicing a sealed camera yourself is a bad idea.

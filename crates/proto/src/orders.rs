@@ -1,4 +1,4 @@
-//! Order files (DESIGN §4): CSV with the header
+//! Order files (docs/design.md §4): CSV with the header
 //! `order_number,serial,customer_name,customer_email,purchase_date` (date `YYYY-MM-DD`).
 //! The vendor imports them for the support desk; the signer keeps its own copy, so that a
 //! code released by support goes to the order's address from the signer's own data (S1).

@@ -51,7 +51,7 @@ pub struct CodeOutbox {
     pub masters: Arc<Vec<MasterKey>>,
 }
 
-/// The mail that carries a code, as DESIGN §4 wants it: the code on a line of its own.
+/// The mail that carries a code, as docs/design.md §4 wants it: the code on a line of its own.
 pub fn code_mail(serial: &str, code: &str) -> (String, String) {
     (
         format!("Security code for your camera {serial}"),

@@ -2,8 +2,9 @@
 //! answer per line. Lines are bounded ([`MAX_LINE`]); anything else closes the connection.
 //!
 //! The API can open a challenge, issue a code for it (mailed by the signer itself to the
-//! address sealed inside), and (later) release a code for a support case. **No answer ever
-//! carries a code**: a compromised front end can at worst make the signer mail real owners.
+//! address sealed inside), and release a code for a support case (mailed to the customer
+//! address of the order that holds the challenge's serial). **No answer ever carries a
+//! code**: a compromised front end can at worst make the signer mail real owners.
 
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +144,7 @@ pub enum ErrorCode {
     #[error("the camera is not on that order")]
     NotOnOrder,
     /// (Release) The challenge is sealed to an address the owner set: codes go only there,
-    /// never to an order's address (DESIGN §1, S5).
+    /// never to an order's address (docs/design.md §1, S5).
     #[error("the camera has a recovery address its owner set")]
     OwnerAddress,
     /// The camera has made two newer challenges since this one (by the counter sealed

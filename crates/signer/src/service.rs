@@ -218,7 +218,7 @@ impl Signer {
             clean(order_number)
         );
         if let Recovery::Owner(_) = &ch.recovery {
-            // Codes for this camera go only to the address its owner set (DESIGN §1, S5).
+            // Codes for this camera go only to the address its owner set (docs/design.md §1, S5).
             let detail = format!(
                 "refused: the challenge is sealed to an address the owner set, not the factory default; {context}"
             );

@@ -1,4 +1,4 @@
-//! The support desk (DESIGN §1 steps 1 and 4): cases, their history and notes, the mails
+//! The support desk (docs/design.md §1 steps 1 and 4): cases, their history and notes, the mails
 //! to requesters, releasing a security code through the signer, and the factory-service
 //! fee an owner approves.
 //!
@@ -14,7 +14,7 @@
 //! to that order's customer (S5).
 //!
 //! Only a camera still on the factory recovery address gets a code through the desk
-//! (DESIGN §1): a password-reset request whose challenge is sealed to an address the owner
+//! (docs/design.md §1): a password-reset request whose challenge is sealed to an address the owner
 //! set opens no case and is told what is left ([`crate::texts::own_address_next_step`]:
 //! the reset button, or factory service on models without one); the signer refuses such
 //! a release too ([`ErrorCode::OwnerAddress`]).
@@ -244,7 +244,7 @@ impl From<sqlx::Error> for DeskError {
     }
 }
 
-/// A request from the Tech Support Form (DESIGN §4), or a case staff opens.
+/// A request from the Tech Support Form (docs/design.md §4), or a case staff opens.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupportRequest {

@@ -1,13 +1,13 @@
 //! # camkey-vendor
 //!
-//! The vendor's Internet-facing service (DESIGN §1, step 1): the web reset page a phone
+//! The vendor's Internet-facing service (docs/design.md §1, step 1): the web reset page a phone
 //! opens from a camera's QR code, and its JSON API. It never holds the master key and never
 //! sees a code: it asks the [signer](camkey_signer) over a local socket, and the signer
 //! mails the code to the address sealed in the challenge.
 //!
 //! # Layout
 //! - [`texts`]: the fixed answers (`docs/vendor.md`).
-//! - [`service`]: one reset request, from the web (or, later, mail), to the signer.
+//! - [`service`]: one reset request, from the web page or the reset mailbox, to the signer.
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`web`]: the pages and `POST /api/reset-requests`.
 //! - [`client`]: who the client is (trusted proxies, `Forwarded`), and the source keys

@@ -1,4 +1,4 @@
-//! The front end's copy of the orders (DESIGN §4), for the support desk: which order holds
+//! The front end's copy of the orders (docs/design.md §4), for the support desk: which order holds
 //! a camera, and whether it is still under warranty. Only for display and matching: a code
 //! released by support goes where the **signer's own** copy of the orders says (S1).
 //!

@@ -1,4 +1,4 @@
-//! The reset request, whichever way it came (the web page or, later, mail): read the
+//! The reset request, whichever way it came (the web page or the reset mailbox): read the
 //! challenge, ask the signer to mail the code, and answer with a fixed text.
 
 use crate::desk::ResetCase;

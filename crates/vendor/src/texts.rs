@@ -70,7 +70,7 @@ impl Outcome {
 pub const OWN_ADDRESS_DEAD: &str = "If that mailbox no longer works, nobody can send the code anywhere else, not even our support desk: on a camera with a reset button, the button brings it back to its factory settings (see the reset guide for your model on our site); a model without one needs factory service, which you can ask for with the Tech Support Form.";
 
 /// What is left to an owner whose camera has a recovery address they set (codes go only
-/// there, DESIGN §1), when that mailbox no longer works: the reset button where the model
+/// there, docs/design.md §1), when that mailbox no longer works: the reset button where the model
 /// has one, factory service where it has none. `model` comes from the challenge's serial.
 pub fn own_address_next_step(model: Option<&str>) -> String {
     let intro = "This camera has a recovery address its owner set: security codes for it are mailed only there (ask on the reset page), and our support desk cannot send one to any other address.";

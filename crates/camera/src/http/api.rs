@@ -1,4 +1,4 @@
-//! The camera's REST API (DESIGN §4), JSON under `/api`.
+//! The camera's REST API (docs/design.md §4), JSON under `/api`.
 
 use super::error::ApiError;
 use super::json::ApiJson;
