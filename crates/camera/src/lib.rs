@@ -7,12 +7,14 @@
 //! # Layout
 //! - [`store`]: atomic, durable replacement of one JSON document (S7).
 //! - [`state`]: the user state that lives in that document.
-//! - [`clock`]: the camera's wall and persisted elapsed clocks (DESIGN §5).
+//! - [`clock`]: the camera's wall and persisted elapsed clocks (docs/design.md §5).
 //! - [`limits`]: rate limits without lock-out denial of service (S4).
 //! - [`device_cookies`]: cookies of clients that signed in before (OWASP device cookies).
 //! - [`passwords`]: Argon2id hashing.
 //! - [`sessions`]: sign-in sessions in RAM.
-//! - [`core`]: initialization, sign-in, password change, audit — the domain logic.
+//! - [`core`]: initialization, sign-in, password change, audit, recovery — the domain logic.
+//! - [`mail`]: outbound mail (recovery codes, reset notices, test mails) through the
+//!   owner's SMTP server, with verified TLS.
 //! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
 //! - [`server`]: loading a factory directory and running a camera.
 //! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.

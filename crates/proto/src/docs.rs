@@ -77,3 +77,105 @@ mod protocol {
         assert_eq!(challenge::open_with_master(&[master], &text).unwrap(), c);
     }
 }
+
+/// Keeps each crate's map honest: the `//!` docs of every crate root (`lib.rs`, `main.rs`)
+/// and of every module file with a `# Layout` section name each module declared there.
+#[cfg(test)]
+mod layout {
+    use std::path::{Path, PathBuf};
+
+    /// The modules a file declares at its top level (`mod x;`, `pub mod x;`,
+    /// `pub(crate) mod x;`; not inline `mod x { … }`).
+    fn declared_modules(source: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("pub ").unwrap_or(line);
+                let rest = match rest.strip_prefix("pub(") {
+                    Some(r) => r.split_once(") ")?.1,
+                    None => rest,
+                };
+                let name = rest.strip_prefix("mod ")?.strip_suffix(';')?;
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    .then(|| name.to_string())
+            })
+            .collect()
+    }
+
+    /// The file's inner doc comments (`//!`), joined.
+    fn inner_docs(source: &str) -> String {
+        source
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn declared_modules_are_parsed() {
+        let source = "//! x\n#[cfg(feature = \"gpio\")]\npub mod gpio;\nmod data;\n\
+                      pub(crate) mod inner;\nmod tests {\n    mod nested;\n}\n// mod no;\n";
+        assert_eq!(declared_modules(source), ["gpio", "data", "inner"]);
+    }
+
+    #[test]
+    fn every_crate_layout_names_every_module() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut checked = 0;
+        let mut missing = Vec::new();
+        let mut crate_dirs: Vec<PathBuf> = std::fs::read_dir(&crates)
+            .expect("crates/ is readable")
+            .flatten()
+            .map(|e| e.path().join("src"))
+            .filter(|src| src.is_dir())
+            .collect();
+        crate_dirs.sort();
+        assert!(
+            crate_dirs.len() >= 8,
+            "expected every crate under {crates:?}"
+        );
+        for src in crate_dirs {
+            let mut files = Vec::new();
+            rust_files(&src, &mut files);
+            files.sort();
+            for file in files {
+                let source = std::fs::read_to_string(&file).expect("source is readable");
+                let docs = inner_docs(&source);
+                let root = file.parent() == Some(src.as_path())
+                    && file
+                        .file_name()
+                        .is_some_and(|n| n == "lib.rs" || n == "main.rs");
+                if !root && !docs.contains("# Layout") {
+                    continue;
+                }
+                checked += 1;
+                for module in declared_modules(&source) {
+                    if !docs.contains(&format!("`{module}`")) {
+                        missing.push(format!("{}: `{module}`", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(checked >= 8, "only {checked} crate roots found");
+        assert!(
+            missing.is_empty(),
+            "modules missing from their file's `//!` layout:\n{}",
+            missing.join("\n")
+        );
+    }
+}

@@ -13,8 +13,14 @@
 //! - [`clock`]: the two clocks of the design (wall and elapsed) as a trait, and a manual
 //!   clock for tests.
 //! - [`policy`]: the password and security-answer policy (S8, S3b).
+//! - [`challenge`]: the sealed QR challenge a locked-out camera shows (S2).
+//! - [`code`]: the security codes the vendor issues for a challenge and the camera checks
+//!   (S3).
+//! - [`orders`]: order files (CSV), read by the vendor's desk and the signer.
 //! - [`api`]: JSON shapes of the camera's REST API shared by the camera and its clients.
 //! - [`crockford`]: Crockford base32, grouped for people to type.
+//! - `docs` (tests only): keeps the test vectors of `docs/formats.md` and
+//!   `docs/protocol.md` true, and each crate's `//!` layout complete.
 
 pub mod api;
 pub mod catalogue;

@@ -1,4 +1,4 @@
-//! The camera's HTTPS front: the web pages for owners and the REST API (DESIGN §4), plus
+//! The camera's HTTPS front: the web pages for owners and the REST API (docs/design.md §4), plus
 //! the plain-HTTP listener that only redirects.
 //!
 //! # Layout
@@ -6,6 +6,7 @@
 //! - [`json`]: extractors that refuse bad bodies with that shape.
 //! - [`api`]: the JSON API under `/api`.
 //! - [`web`]: the HTML pages (askama templates in `templates/`).
+//! - [`pages_recovery`]: the "Forgot password?" pages and the recovery settings page.
 //! - [`plain`]: the plain-HTTP listener: redirects to the camera's own HTTPS address and
 //!   refuses anything that could carry a password.
 //!
