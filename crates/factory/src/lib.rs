@@ -1,8 +1,8 @@
 //! # camkey-factory
 //!
-//! The vendor's factory line: making the vendor's keys ([`keygen`]) and giving each camera
-//! its read-only identity ([`provision`]). Nothing here runs in a camera; the camera-only
-//! build leaves this crate out.
+//! The vendor's factory line: making the vendor's keys ([`VendorKeys::generate`], for
+//! `camkey keygen`) and giving each camera its read-only identity ([`provision`]). Nothing
+//! here runs in a camera; the camera-only build leaves this crate out.
 //!
 //! # Layout
 //! - [`VendorKeys`]: the files `camkey keygen` writes and `camkey provision` reads: the

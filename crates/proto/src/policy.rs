@@ -47,7 +47,7 @@ pub enum PasswordError {
     /// zxcvbn found it guessable.
     #[error("The password is too easy to guess{reason}. {hint}")]
     Weak {
-        /// ": <warning>" from the estimator, or empty.
+        /// `": <warning>"` from the estimator, or empty.
         reason: String,
         /// What to do instead.
         hint: String,
