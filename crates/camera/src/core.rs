@@ -4,6 +4,15 @@
 //! Every change follows one pattern: copy the state, change the copy, save it atomically,
 //! and only then make it current, so memory never runs ahead of flash. Slow work (Argon2)
 //! runs outside the lock.
+//!
+//! # Layout
+//! - this file: the [`Core`] itself, initialization, sign-in, password change, the audit log.
+//! - `guesses`: who guesses, and how each guess at a secret is counted (S4).
+//! - `notices`: the notice outbox: mail waiting on flash, sent at boot and with backoff.
+//! - `recovery`: the recovery methods offered, security questions, the e-mailed code, and
+//!   what every recovery does afterwards.
+//! - `recovery_qr`: the QR challenge and the vendor's security code.
+//! - `recovery_settings`: recovery address, security questions, SMTP settings, test mail.
 
 use crate::clock::CameraClock;
 use crate::device_cookies;
@@ -143,9 +152,14 @@ pub struct SignIn {
 }
 
 mod guesses;
+mod notices;
 mod recovery;
+mod recovery_qr;
+mod recovery_settings;
 pub use guesses::Proof;
-pub use recovery::{QrView, RecoveryMethods, SettingsView, qr_svg};
+pub use recovery::RecoveryMethods;
+pub use recovery_qr::{QrView, qr_svg};
+pub use recovery_settings::SettingsView;
 
 struct Inner {
     state: UserState,
