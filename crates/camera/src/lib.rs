@@ -12,9 +12,11 @@
 //! - [`device_cookies`]: cookies of clients that signed in before (OWASP device cookies).
 //! - [`passwords`]: Argon2id hashing.
 //! - [`sessions`]: sign-in sessions in RAM.
-//! - [`core`]: initialization, sign-in, password change, audit, recovery — the domain logic.
-//! - [`mail`]: outbound mail (recovery codes, reset notices, test mails) through the
-//!   owner's SMTP server, with verified TLS.
+//! - [`mail`]: outbound mail (recovery codes, notices, test mails) over verified SMTP.
+//! - [`core`]: the domain logic: the `Core`, sign-in, password change, audit (in `core`
+//!   itself); initialization (`core::init`); rate-limited guesses (`core::guesses`); the
+//!   notice outbox (`core::notices`); the recovery methods (`core::recovery`, with the QR
+//!   challenge in `core::recovery_qr`); the recovery settings (`core::recovery_settings`).
 //! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
 //! - [`server`]: loading a factory directory and running a camera.
 //! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.

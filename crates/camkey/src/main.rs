@@ -1,204 +1,19 @@
-//! `camkey`: one binary for every part of camkey. This file only parses arguments, sets up
-//! logging and hands over to the crates; errors become messages and exit codes:
+//! `camkey`: one binary for every part of camkey. [`args`] defines the command line; this
+//! file parses it, sets up logging and hands over to the crates (staff and order import are
+//! library functions of `camkey-vendor`); errors become messages and exit codes:
 //! 0 success, 1 failure, 2 bad usage.
 //!
 //! Cargo features decide which parts are in: the default build has everything; the
 //! camera-only build (`--no-default-features`) has only `camkey camera`.
 
+mod args;
+
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use args::*;
+use clap::Parser;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Parser)]
-#[command(
-    name = "camkey",
-    version,
-    about = "The credential lifecycle of IP cameras: no master password, no back door."
-)]
-struct Cli {
-    /// Print results as JSON.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run one camera from its factory directory.
-    Camera(CameraArgs),
-    /// Make a vendor key set: master key, device CA, firmware signing key.
-    #[cfg(feature = "factory")]
-    Keygen(KeygenArgs),
-    /// Write a camera's read-only factory data.
-    #[cfg(feature = "factory")]
-    Provision(ProvisionArgs),
-    /// Run the whole system on loopback.
-    #[cfg(feature = "lab")]
-    Lab(LabArgs),
-    /// The vendor's services: the signer and the reset service.
-    #[cfg(feature = "vendor")]
-    #[command(subcommand)]
-    Vendor(VendorCommand),
-}
-
-#[cfg(feature = "vendor")]
-#[derive(Subcommand)]
-enum VendorCommand {
-    /// The signer: holds the master key, opens challenges, mails codes (a separate process).
-    Signer(SignerArgs),
-    /// The Internet-facing reset service (web page and API); talks to the signer.
-    Serve(ServeArgs),
-    /// The support desk's orders.
-    #[command(subcommand)]
-    Orders(OrdersCommand),
-    /// The support desk's staff.
-    #[command(subcommand)]
-    Staff(StaffCommand),
-}
-
-#[cfg(feature = "vendor")]
-#[derive(Subcommand)]
-enum OrdersCommand {
-    /// Imports an order file (CSV, DESIGN §4): every row or none.
-    Import(OrdersImportArgs),
-}
-
-#[cfg(feature = "vendor")]
-#[derive(clap::Args)]
-struct OrdersImportArgs {
-    /// The order file.
-    file: PathBuf,
-    /// The front end's database file.
-    #[arg(long)]
-    db: PathBuf,
-    /// Also add the rows to the signer's own copy of the orders (its database file).
-    #[arg(long)]
-    signer_db: Option<PathBuf>,
-}
-
-#[cfg(feature = "vendor")]
-#[derive(Subcommand)]
-enum StaffCommand {
-    /// Adds a staff member; the password is read from standard input (--password-stdin)
-    /// or generated and printed.
-    Add(StaffAddArgs),
-}
-
-#[cfg(feature = "vendor")]
-#[derive(clap::Args)]
-struct StaffAddArgs {
-    /// The front end's database file.
-    #[arg(long)]
-    db: PathBuf,
-    /// Username (lower-case letters, digits, '.', '_', '-').
-    username: String,
-    /// Role.
-    #[arg(long, value_parser = ["agent", "admin"])]
-    role: String,
-    /// Read the password from the first line of standard input.
-    #[arg(long)]
-    password_stdin: bool,
-}
-
-#[cfg(feature = "vendor")]
-#[derive(clap::Args)]
-struct SignerArgs {
-    /// A master key file (repeat for every key version still in cameras).
-    #[arg(long = "master-key", required = true)]
-    master_keys: Vec<PathBuf>,
-    /// The signer's database file.
-    #[arg(long)]
-    db: PathBuf,
-    /// The socket to listen on (only the signer's user can open it).
-    #[arg(long)]
-    socket: PathBuf,
-    /// Also let this group (a numeric gid) open the socket (mode 0660): the front end
-    /// then runs as a user of its own, in that group, who cannot read the master key.
-    #[arg(long, value_name = "GID")]
-    socket_gid: Option<u32>,
-    /// The SMTP relay for code mails, HOST:PORT.
-    #[arg(long)]
-    smtp: String,
-    /// Send without TLS (a relay on loopback, or the lab).
-    #[arg(long)]
-    smtp_plain: bool,
-    /// Sender address of code mails.
-    #[arg(long)]
-    sender: String,
-    /// New codes per camera per day.
-    #[arg(long, default_value_t = 5)]
-    codes_per_day: i64,
-    /// The signer's own copy of the orders (CSV, DESIGN §4), for support releases.
-    #[arg(long)]
-    orders: Option<PathBuf>,
-    /// Stop when standard input closes (for a parent that supervises the signer).
-    #[arg(long)]
-    exit_with_stdin: bool,
-}
-
-#[cfg(feature = "vendor")]
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// The front end's database file (SQLite).
-    #[arg(long)]
-    db: PathBuf,
-    /// The signer's socket.
-    #[arg(long)]
-    signer: PathBuf,
-    /// HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:8090")]
-    http: SocketAddr,
-    /// The support desk's address.
-    #[arg(long, default_value = "support@camkey.example")]
-    support_address: String,
-    /// SMTP listen address of the automated reset mailbox (none: no mail intake).
-    #[arg(long)]
-    smtp: Option<SocketAddr>,
-    /// The automated reset address.
-    #[arg(long, default_value = "reset@camkey.example")]
-    reset_address: String,
-    /// Relay for replies, HOST:PORT (none: replies stay queued).
-    #[arg(long)]
-    relay: Option<String>,
-    /// Send replies without TLS (a relay on loopback, or the lab).
-    #[arg(long)]
-    relay_plain: bool,
-    /// Sender address of replies.
-    #[arg(long, default_value = "reset@camkey.example")]
-    sender: String,
-    /// The public base URL of this service, for links in the desk's mails (default: from
-    /// --http).
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Check that reset-mail senders' domains are DMARC-aligned before answering them.
-    #[arg(long, value_enum, default_value_t = DmarcMode::On)]
-    dmarc: DmarcMode,
-    /// DNS resolver for the DMARC check, IP:PORT (default: the system's).
-    #[arg(long)]
-    dns: Option<SocketAddr>,
-    /// A front MTA trusted to name the original client with XFORWARD (e.g. Postfix on
-    /// 127.0.0.1 with `smtp_send_xforward_command = yes`); repeatable.
-    #[arg(long = "xforward-from")]
-    xforward_from: Vec<std::net::IpAddr>,
-    /// A TLS-terminating proxy (address or CIDR network) whose Forwarded or
-    /// X-Forwarded-For names the client: the right-most address that is not a trusted
-    /// proxy counts for the per-client limits; repeatable (none: the TCP peer is the client).
-    #[arg(long = "trusted-proxy")]
-    trusted_proxy: Vec<camkey_vendor::client::ProxyNet>,
-}
-
-#[cfg(feature = "vendor")]
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum DmarcMode {
-    /// Answer only senders whose domain passes DMARC alignment (production).
-    On,
-    /// Answer every sender (tests, or a mailbox behind a filter that already checks).
-    Off,
-}
 
 #[cfg(feature = "vendor")]
 fn host_port(s: &str, what: &str) -> Result<(String, u16)> {
@@ -210,100 +25,6 @@ fn host_port(s: &str, what: &str) -> Result<(String, u16)> {
             ))
         })
         .with_context(|| format!("{what} must be HOST:PORT"))
-}
-
-#[derive(clap::Args)]
-struct CameraArgs {
-    /// The camera's read-only factory directory.
-    #[arg(long)]
-    factory: PathBuf,
-    /// The camera's writable data directory (its flash).
-    #[arg(long)]
-    data: PathBuf,
-    /// HTTPS listen address.
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    https: SocketAddr,
-    /// Plain-HTTP listen address (redirects only); "none" to disable.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    http: String,
-    /// The camera's own HTTPS address for redirects (default: from --https).
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Minutes after start-up during which network initialization is open.
-    #[arg(long, default_value_t = 30)]
-    init_window_minutes: u64,
-    /// GPIO chip of the reset button, e.g. /dev/gpiochip0 (none: no button is watched).
-    #[arg(long, requires = "button_line")]
-    button_chip: Option<PathBuf>,
-    /// Line offset of the reset button on that chip.
-    #[arg(long, requires = "button_chip")]
-    button_line: Option<u32>,
-    /// The button drives the line high when pressed (default: low, with a pull-up).
-    #[arg(long)]
-    button_active_high: bool,
-    /// Debounce period of the button line, in milliseconds.
-    #[arg(long, default_value_t = 30)]
-    button_debounce_ms: u64,
-}
-
-#[cfg(feature = "factory")]
-#[derive(clap::Args)]
-struct KeygenArgs {
-    /// Directory to write the key set into.
-    #[arg(long)]
-    dir: PathBuf,
-    /// Version of the new master key.
-    #[arg(long, default_value_t = 1)]
-    key_version: u32,
-    /// The vendor's automated reset address.
-    #[arg(long)]
-    reset_address: Option<String>,
-    /// The vendor's reset page.
-    #[arg(long)]
-    reset_page_url: Option<String>,
-    /// The support desk's address (cameras' default recovery address).
-    #[arg(long)]
-    support_address: Option<String>,
-}
-
-#[cfg(feature = "factory")]
-#[derive(clap::Args)]
-struct ProvisionArgs {
-    /// The master key file (the device CA and firmware key sit beside it).
-    #[arg(long)]
-    master_key: PathBuf,
-    /// Model, from the catalogue.
-    #[arg(long)]
-    model: String,
-    /// Serial number.
-    #[arg(long)]
-    serial: String,
-    /// The camera's factory directory to write.
-    #[arg(long)]
-    dir: PathBuf,
-    /// Extra DNS names or IP addresses for the device certificate.
-    #[arg(long = "name")]
-    names: Vec<String>,
-}
-
-#[cfg(feature = "lab")]
-#[derive(clap::Args)]
-struct LabArgs {
-    /// The lab directory (created; resumed when it exists).
-    #[arg(long, default_value = "lab")]
-    dir: PathBuf,
-    /// Divides every hardware delay (boot, button hold).
-    #[arg(long, default_value_t = 10)]
-    time_scale: u32,
-    /// Cameras added to the catalogue set.
-    #[arg(long, default_value_t = 0)]
-    cameras: u32,
-    /// Send every outbound mail to this SMTP server (smtp://HOST:PORT).
-    #[arg(long)]
-    relay: Option<String>,
-    /// Address every lab listener binds to.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
 }
 
 fn main() {
@@ -378,19 +99,12 @@ fn run(cli: Cli) -> Result<()> {
 
 #[cfg(feature = "vendor")]
 fn orders_import(a: OrdersImportArgs, json: bool) -> Result<()> {
-    let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    // Parse once before touching either database: a bad row changes nothing anywhere.
-    let lines = camkey_proto::orders::parse(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", a.file.display()))?;
-    runtime()?.block_on(async {
-        let store = camkey_vendor::store::SqliteStore::open(&a.db).await?;
-        if let Some(signer_db) = &a.signer_db {
-            let signer = camkey_signer::store::SignerStore::open(signer_db).await?;
-            signer.add_orders(&lines).await?;
-        }
-        store.import_orders(&lines).await?;
-        anyhow::Ok(())
-    })?;
+    let lines = camkey_vendor::orders::read_file(&a.file)?;
+    runtime()?.block_on(camkey_vendor::orders::import_to(
+        &a.db,
+        a.signer_db.as_deref(),
+        &lines,
+    ))?;
     if json {
         println!("{}", serde_json::json!({"imported": lines.len()}));
     } else {
@@ -413,26 +127,17 @@ fn staff_add(a: StaffAddArgs, json: bool) -> Result<()> {
     } else {
         (camkey_vendor::staff::random_password(), true)
     };
-    runtime()?.block_on(async {
-        let store = camkey_vendor::store::SqliteStore::open(&a.db).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        store
-            .add_staff(&a.username, &password, role, false, now)
-            .await?;
-        store
-            .audit(
-                now,
-                "cli",
-                "staff_added",
-                None,
-                &format!("{} as {}", a.username, role.name()),
-            )
-            .await?;
-        anyhow::Ok(())
-    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    runtime()?.block_on(camkey_vendor::staff::add_from_cli(
+        &a.db,
+        &a.username,
+        &password,
+        role,
+        now,
+    ))?;
     match (json, generated) {
         (true, true) => println!(
             "{}",

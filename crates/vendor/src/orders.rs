@@ -3,10 +3,12 @@
 //! released by support goes where the **signer's own** copy of the orders says (S1).
 //!
 //! Import is all-or-nothing: the file is parsed whole ([`camkey_proto::orders::parse`]),
-//! and its rows replace or add to the table in one transaction.
+//! and its rows replace or add to the table in one transaction. The command line imports a
+//! file into this copy and the signer's at once ([`read_file`], [`import_to`]).
 
 use crate::store::{SqliteStore, StoreError};
 use camkey_proto::orders::{OrderLine, OrdersError};
+use std::path::{Path, PathBuf};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,63 @@ pub fn warranty(purchase_date: &str, months: u32, now_ms: i64) -> Option<Warrant
         until: format!("{:04}-{:02}-{:02}", end.0, end.1, end.2),
         active: today < end,
     })
+}
+
+/// Why importing an orders file from the command line failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileImportError {
+    /// The file could not be read.
+    #[error("reading {}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was refused (with the line number); nothing was imported anywhere.
+    #[error("{}: {reason}; nothing was imported", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: OrdersError,
+    },
+    /// The front end's storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signer's storage.
+    #[error(transparent)]
+    Signer(#[from] camkey_signer::store::StoreError),
+}
+
+/// Reads and parses an orders file whole, before either database is touched: a bad row
+/// changes nothing anywhere.
+pub fn read_file(path: &Path) -> Result<Vec<OrderLine>, FileImportError> {
+    let bytes = std::fs::read(path).map_err(|source| FileImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    camkey_proto::orders::parse(&bytes).map_err(|reason| FileImportError::Parse {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Imports parsed order lines into the front end's database at `db` and, with `signer_db`,
+/// first into the signer's own copy (S1), each in one transaction.
+pub async fn import_to(
+    db: &Path,
+    signer_db: Option<&Path>,
+    lines: &[OrderLine],
+) -> Result<(), FileImportError> {
+    let store = SqliteStore::open(db).await?;
+    if let Some(signer_db) = signer_db {
+        let signer = camkey_signer::store::SignerStore::open(signer_db).await?;
+        signer.add_orders(lines).await?;
+    }
+    store.import_orders(lines).await?;
+    Ok(())
 }
 
 #[cfg(test)]

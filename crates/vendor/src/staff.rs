@@ -11,6 +11,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// How long a session lasts (ms).
@@ -291,6 +292,31 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// Adds a staff member from the command line (how the first admin is made), with an audit
+/// entry by `cli`. `now` is in Unix milliseconds.
+pub async fn add_from_cli(
+    db: &Path,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: i64,
+) -> Result<(), StaffError> {
+    let store = SqliteStore::open(db).await?;
+    store
+        .add_staff(username, password, role, false, now)
+        .await?;
+    store
+        .audit(
+            now,
+            "cli",
+            "staff_added",
+            None,
+            &format!("{username} as {}", role.name()),
+        )
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
