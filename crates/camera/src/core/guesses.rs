@@ -253,18 +253,12 @@ impl Core {
                     self.factory.serial,
                     format_wall(self.clock.wall_ms())
                 );
-                let subject = format!(
-                    "Camera {} {}: security questions switched off",
-                    self.factory.model, self.factory.serial
-                );
-                self.queue_notice(
+                self.queue_owner_notice(
                     &mut next,
-                    Outgoing {
-                        to,
-                        subject,
-                        body,
-                        purpose: "questions_notice".into(),
-                    },
+                    to,
+                    "security questions switched off",
+                    body,
+                    "questions_notice",
                 );
             }
         }

@@ -35,6 +35,31 @@ impl Core {
         &self.mail_wake
     }
 
+    /// Queues a notice to the owner at `to`, subject "Camera MODEL SERIAL: `what`", in
+    /// `next`, the state about to be saved with the change it tells of.
+    pub(super) fn queue_owner_notice(
+        &self,
+        next: &mut UserState,
+        to: String,
+        what: &str,
+        body: String,
+        purpose: &str,
+    ) {
+        let subject = format!(
+            "Camera {} {}: {what}",
+            self.factory.model, self.factory.serial
+        );
+        self.queue_notice(
+            next,
+            Outgoing {
+                to,
+                subject,
+                body,
+                purpose: purpose.into(),
+            },
+        );
+    }
+
     /// Queues a notice in `next`, the state about to be saved with the change it tells of;
     /// beyond [`PENDING_MAIL_MAX`] the oldest waiting notice is dropped, with an audit entry.
     pub(super) fn queue_notice(&self, next: &mut UserState, mail: Outgoing) {

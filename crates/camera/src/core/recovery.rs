@@ -165,18 +165,12 @@ impl Core {
                  and change your e-mail password.\n",
                 self.factory.model, self.factory.serial
             );
-            let subject = format!(
-                "Camera {} {}: the admin password was reset",
-                self.factory.model, self.factory.serial
-            );
-            self.queue_notice(
+            self.queue_owner_notice(
                 &mut next,
-                Outgoing {
-                    to,
-                    subject,
-                    body,
-                    purpose: "reset_notice".into(),
-                },
+                to,
+                "the admin password was reset",
+                body,
+                "reset_notice",
             );
         }
         // The notice is saved with the recovery: no power cut can separate them.

@@ -113,18 +113,12 @@ impl Core {
                 self.factory.serial,
                 format_wall(self.clock.wall_ms())
             );
-            let subject = format!(
-                "Camera {} {}: recovery address changed",
-                self.factory.model, self.factory.serial
-            );
-            self.queue_notice(
+            self.queue_owner_notice(
                 &mut next,
-                Outgoing {
-                    to: old,
-                    subject,
-                    body,
-                    purpose: "address_change_notice".into(),
-                },
+                old,
+                "recovery address changed",
+                body,
+                "address_change_notice",
             );
         }
         self.commit(&mut g, next)?;
