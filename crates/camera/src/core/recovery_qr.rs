@@ -115,18 +115,7 @@ impl Core {
         }
         let mut next = g.state.clone();
         next.challenges = live;
-        let c = self.make_challenge(&mut next)?;
-        next.challenges.push(c.clone());
-        let e = self.entry(
-            &next,
-            "recovery_challenge_made",
-            None,
-            Some(source),
-            "QR recovery challenge made".into(),
-        );
-        next.push_audit(e);
-        self.commit(&mut g, next)?;
-        Ok(self.qr_view(&g.state, &c))
+        self.add_challenge(&mut g, next, source, "QR recovery challenge made")
     }
 
     /// `POST /recovery/qr/new`: another challenge, at most every 12 hours; the previous one
@@ -145,6 +134,23 @@ impl Core {
                 locked: false,
             }));
         }
+        self.add_challenge(
+            &mut g,
+            next,
+            source,
+            "another QR recovery challenge made on request",
+        )
+    }
+
+    /// Makes a challenge in `next` (the oldest beyond [`CHALLENGES_LIVE`] goes), audits it
+    /// and saves it before it is shown.
+    fn add_challenge(
+        &self,
+        g: &mut Inner,
+        mut next: UserState,
+        source: Source,
+        detail: &str,
+    ) -> Result<QrView, CoreError> {
         let c = self.make_challenge(&mut next)?;
         next.challenges.push(c.clone());
         while next.challenges.len() > CHALLENGES_LIVE {
@@ -155,10 +161,10 @@ impl Core {
             "recovery_challenge_made",
             None,
             Some(source),
-            "another QR recovery challenge made on request".into(),
+            detail.into(),
         );
         next.push_audit(e);
-        self.commit(&mut g, next)?;
+        self.commit(g, next)?;
         Ok(self.qr_view(&g.state, &c))
     }
 
