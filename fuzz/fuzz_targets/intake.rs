@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(found) = camkey_vendor::intake::extract(data, "someone@example.org")
+    if let Ok(found) = camkey_reset::intake::extract(data, "someone@example.org")
         && let Some(c) = found.challenge
     {
         assert!(camkey_proto::challenge::parse(&c).is_ok());

@@ -180,7 +180,7 @@ pub(crate) struct ServeArgs {
     /// X-Forwarded-For names the client: the right-most address that is not a trusted
     /// proxy counts for the per-client limits; repeatable (none: the TCP peer is the client).
     #[arg(long = "trusted-proxy")]
-    pub(crate) trusted_proxy: Vec<camkey_vendor::client::ProxyNet>,
+    pub(crate) trusted_proxy: Vec<camkey_web::client::ProxyNet>,
 }
 
 #[cfg(feature = "vendor")]

@@ -1,6 +1,6 @@
 //! `camkey`: one binary for every part of camkey. [`args`] defines the command line; this
 //! file parses it, sets up logging and hands over to the crates (staff and order import are
-//! library functions of `camkey-vendor`); errors become messages and exit codes:
+//! library functions of `camkey-desk`); errors become messages and exit codes:
 //! 0 success, 1 failure, 2 bad usage.
 //!
 //! Cargo features decide which parts are in: the default build has everything; the
@@ -99,8 +99,8 @@ fn run(cli: Cli) -> Result<()> {
 
 #[cfg(feature = "vendor")]
 fn orders_import(a: OrdersImportArgs, json: bool) -> Result<()> {
-    let lines = camkey_vendor::orders::read_file(&a.file)?;
-    runtime()?.block_on(camkey_vendor::orders::import_to(
+    let lines = camkey_desk::orders::read_file(&a.file)?;
+    runtime()?.block_on(camkey_desk::orders::import_to(
         &a.db,
         a.signer_db.as_deref(),
         &lines,
@@ -119,19 +119,19 @@ fn orders_import(a: OrdersImportArgs, json: bool) -> Result<()> {
 
 #[cfg(feature = "vendor")]
 fn staff_add(a: StaffAddArgs, json: bool) -> Result<()> {
-    let role = camkey_vendor::staff::Role::parse(&a.role).context("--role is agent or admin")?;
+    let role = camkey_desk::staff::Role::parse(&a.role).context("--role is agent or admin")?;
     let (password, generated) = if a.password_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
-        (camkey_vendor::staff::random_password(), true)
+        (camkey_desk::staff::random_password(), true)
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    runtime()?.block_on(camkey_vendor::staff::add_from_cli(
+    runtime()?.block_on(camkey_desk::staff::add_from_cli(
         &a.db,
         &a.username,
         &password,
@@ -262,7 +262,7 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
         }
         None => None,
     };
-    let config = camkey_vendor::VendorConfig {
+    let config = camkey_front::VendorConfig {
         db: a.db,
         signer: a.signer,
         support_address: a.support_address,
@@ -275,18 +275,18 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
         xforward_from: a.xforward_from.clone(),
         trusted_proxies: a.trusted_proxy.clone(),
         dmarc: match (a.dmarc, a.dns) {
-            (DmarcMode::Off, _) => camkey_vendor::Dmarc::Off,
-            (DmarcMode::On, None) => camkey_vendor::Dmarc::System,
-            (DmarcMode::On, Some(dns)) => camkey_vendor::Dmarc::Resolver(dns),
+            (DmarcMode::Off, _) => camkey_front::Dmarc::Off,
+            (DmarcMode::On, None) => camkey_front::Dmarc::System,
+            (DmarcMode::On, Some(dns)) => camkey_front::Dmarc::Resolver(dns),
         },
     };
     runtime()?.block_on(async move {
-        let listeners = camkey_vendor::Listeners {
+        let listeners = camkey_front::Listeners {
             http: tokio::net::TcpListener::from_std(http)?,
             smtp: smtp.map(tokio::net::TcpListener::from_std).transpose()?,
         };
         tracing::info!("vendor reset service on http://{}/", a.http);
-        camkey_vendor::serve(
+        camkey_front::serve(
             config,
             listeners,
             Arc::new(camkey_proto::clock::SystemClock::default()),

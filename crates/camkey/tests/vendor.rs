@@ -569,7 +569,8 @@ async fn support_desk_orders_staff_and_release_through_the_real_processes() {
         e.contains("line 3") && e.contains("nothing was imported"),
         "{e}"
     );
-    let store = camkey_vendor::store::SqliteStore::open(Path::new(db))
+    use camkey_store::OrderStore;
+    let store = camkey_store::SqliteStore::open(Path::new(db))
         .await
         .unwrap();
     assert_eq!(store.order_count().await.unwrap(), 0);

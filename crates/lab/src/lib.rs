@@ -167,12 +167,12 @@ pub const LAB_STAFF: &str = "agent";
 /// account (an agent) whose password is generated once and kept in [`STAFF_FILE`].
 async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String), LabError> {
     let err = |e: &dyn std::fmt::Display| LabError::Vendor(e.to_string());
-    let store = camkey_vendor::store::SqliteStore::open(&vendor_dir.join("vendor.db"))
+    let store = camkey_store::SqliteStore::open(&vendor_dir.join("vendor.db"))
         .await
         .map_err(|e| err(&e))?;
     let orders = dir.join(ORDERS_FILE);
     let bytes = std::fs::read(&orders).map_err(|e| LabError::Io(orders.clone(), e))?;
-    camkey_vendor::orders::import(&store, &bytes)
+    camkey_desk::orders::import(&store, &bytes)
         .await
         .map_err(|e| err(&e))?;
     let file = AtomicFile::new(vendor_dir, STAFF_FILE).map_err(|e| err(&e))?;
@@ -181,21 +181,21 @@ async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String),
         .ok()
         .flatten()
         .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(camkey_vendor::staff::random_password);
+        .unwrap_or_else(camkey_desk::staff::random_password);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    store
-        .add_staff(
-            LAB_STAFF,
-            &password,
-            camkey_vendor::staff::Role::Agent,
-            true,
-            now,
-        )
-        .await
-        .map_err(|e| err(&e))?;
+    camkey_desk::staff::add_staff(
+        &store,
+        LAB_STAFF,
+        &password,
+        camkey_desk::staff::Role::Agent,
+        true,
+        now,
+    )
+    .await
+    .map_err(|e| err(&e))?;
     file.save(&serde_json::json!({"username": LAB_STAFF, "password": password}))
         .map_err(|e| err(&e))?;
     Ok((LAB_STAFF.into(), password))
@@ -378,7 +378,7 @@ impl Lab {
         let signer = start_signer(opts, &keys, &default_smtp, &profile).await?;
         let staff = prepare_desk(dir, &vendor_dir).await?;
         {
-            let config = camkey_vendor::VendorConfig {
+            let config = camkey_front::VendorConfig {
                 db: vendor_dir.join("vendor.db"),
                 signer: vendor_dir.join(SIGNER_SOCKET),
                 support_address: profile.support_address.clone(),
@@ -391,14 +391,14 @@ impl Lab {
                 }),
                 public_url: format!("http://{vendor_addr}"),
                 // The lab's senders have no DNS to be checked against (S5: off in the lab).
-                dmarc: camkey_vendor::Dmarc::Off,
+                dmarc: camkey_front::Dmarc::Off,
                 // Everything in the lab mails from the one lab address (the inbox hands
                 // the reset address's mail on from there): it is the lab vendor's front
                 // mail server, exempt from the per-address session cap.
                 xforward_from: vec![opts.bind],
                 trusted_proxies: Vec::new(),
             };
-            let listeners = camkey_vendor::Listeners {
+            let listeners = camkey_front::Listeners {
                 http: to_tokio(vendor_http, dir)?,
                 smtp: Some(to_tokio(vendor_smtp, dir)?),
             };
@@ -407,7 +407,7 @@ impl Lab {
                 let stop = async move {
                     let _ = rx.wait_for(|s| *s).await;
                 };
-                if let Err(e) = camkey_vendor::serve(
+                if let Err(e) = camkey_front::serve(
                     config,
                     listeners,
                     Arc::new(camkey_proto::clock::SystemClock::default()),

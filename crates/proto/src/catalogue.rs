@@ -102,6 +102,12 @@ pub fn model(name: &str) -> Option<&'static Model> {
     CATALOGUE.iter().find(|m| m.name.eq_ignore_ascii_case(name))
 }
 
+/// The model of a serial (`IPC4K15-...`: the part before the first `-`), if it is one of
+/// the catalogue's.
+pub fn model_of_serial(serial: &str) -> Option<&'static str> {
+    model(serial.split('-').next()?).map(|m| m.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,4 +178,58 @@ mod layout {
             missing.join("\n")
         );
     }
+
+    /// Lines of code of a source file besides its unit tests: the lines before its
+    /// top-level `#[cfg(test)]` block that are neither blank nor only a comment.
+    pub(super) fn code_lines(source: &str) -> usize {
+        source
+            .lines()
+            .take_while(|line| *line != "#[cfg(test)]")
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("//"))
+            .count()
+    }
+
+    /// The standing rule on size (`STYLE.md`): no source file over about 500 lines of code
+    /// besides its unit tests.
+    pub(super) const MAX_CODE_LINES: usize = 500;
+
+    #[test]
+    fn code_lines_leave_out_comments_blank_lines_and_tests() {
+        let source = "//! m\n\nfn a() {}\n    // c\n/// d\nfn b() {}\n#[cfg(test)]\nmod tests {}\n";
+        assert_eq!(code_lines(source), 2);
+    }
+
+    #[test]
+    fn no_source_file_is_over_500_lines_of_code() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        rust_files(&crates, &mut files);
+        // Library and binary sources; integration tests and benches are test code.
+        files.retain(|f| {
+            f.components().all(|c| c.as_os_str() != "target")
+                && f.components().any(|c| c.as_os_str() == "src")
+        });
+        assert!(
+            files.len() > 50,
+            "expected every source file under {crates:?}"
+        );
+        let mut over: Vec<(usize, String)> = files
+            .iter()
+            .map(|f| {
+                let source = std::fs::read_to_string(f).expect("source is readable");
+                (code_lines(&source), f.display().to_string())
+            })
+            .filter(|(n, _)| *n > MAX_CODE_LINES)
+            .collect();
+        over.sort();
+        assert!(
+            over.is_empty(),
+            "files over {MAX_CODE_LINES} lines of code (split them by responsibility):\n{}",
+            over.iter()
+                .map(|(n, f)| format!("{n:5} {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }

@@ -94,6 +94,27 @@ const TURRET: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32
 
 const PTZ: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 320 200" width="320" height="200" role="img" aria-labelledby="t"><title id="t">PTZ camera: sealed housing, no reachable reset button; factory servicing only</title><rect x="110" y="20" width="100" height="40" rx="8" fill="#cfd5de" stroke="#3b4252" stroke-width="2"/><circle cx="160" cy="110" r="55" fill="#e8ebf0" stroke="#3b4252" stroke-width="3"/><circle cx="160" cy="120" r="20" fill="#3b4252"/><circle cx="160" cy="120" r="9" fill="#8fa3bf"/><text x="160" y="190" font-size="12" text-anchor="middle" fill="#3b4252">sealed: factory servicing only</text></svg>"##;
 
+/// What is left when the owner's own recovery mailbox no longer works, for any model.
+pub const OWN_ADDRESS_DEAD: &str = "If that mailbox no longer works, nobody can send the code anywhere else, not even our support desk: on a camera with a reset button, the button brings it back to its factory settings (see the reset guide for your model on our site); a model without one needs factory service, which you can ask for with the Tech Support Form.";
+
+/// What is left to an owner whose camera has a recovery address they set (codes go only
+/// there, docs/design.md §1), when that mailbox no longer works: the reset button where the model
+/// has one, factory service where it has none. `model` comes from the challenge's serial.
+pub fn own_address_next_step(model: Option<&str>) -> String {
+    let intro = "This camera has a recovery address its owner set: security codes for it are mailed only there (ask on the reset page), and our support desk cannot send one to any other address.";
+    match model.and_then(crate::catalogue::model) {
+        Some(m) if m.reset_button.present => format!(
+            "{intro} If that mailbox no longer works, what is left is the camera's reset button, {}: held {} seconds while the camera runs, it brings the camera back to its factory settings, ready to set up again. The reset guide for the {} on our site shows each step.",
+            m.reset_button.location, m.reset_hold_secs, m.name
+        ),
+        Some(m) => format!(
+            "{intro} If that mailbox no longer works, what is left is factory service: the {} has no reset button you can reach. Choose \"Factory service\" on the Tech Support Form; we reset the camera and send it back ready to set up again.",
+            m.name
+        ),
+        None => format!("{intro} {OWN_ADDRESS_DEAD}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +174,23 @@ mod tests {
             assert!(svg.ends_with("</svg>") && svg.contains("<title"));
             assert!(!svg.contains("<script") && !svg.contains("style="));
         }
+    }
+
+    #[test]
+    fn an_owner_with_a_dead_own_address_is_told_what_is_left_per_model() {
+        let bullet = own_address_next_step(Some("IPC4K15"));
+        assert!(
+            bullet.contains("reset button") && bullet.contains("compartment on the bottom"),
+            "{bullet}"
+        );
+        assert!(!bullet.contains("factory service"), "{bullet}");
+        let no_button = crate::catalogue::CATALOGUE
+            .iter()
+            .find(|m| !m.reset_button.present)
+            .unwrap();
+        let t = own_address_next_step(Some(no_button.name));
+        assert!(t.contains("factory service") && !t.contains("held"), "{t}");
+        let unknown = own_address_next_step(None);
+        assert!(unknown.contains("reset button") && unknown.contains("factory service"));
     }
 }

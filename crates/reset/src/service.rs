@@ -1,20 +1,25 @@
 //! The reset request, whichever way it came (the web page or the reset mailbox): read the
 //! challenge, ask the signer to mail the code, and answer with a fixed text.
 
-use crate::desk::ResetCase;
-use crate::store::{ResetRecord, VendorStore};
 use crate::texts::Outcome;
 use camkey_proto::challenge;
 use camkey_proto::clock::Clock;
 use camkey_signer::SignerClient;
 use camkey_signer::protocol::{ErrorCode, Request, Response};
+use camkey_store::{MailQueue, ResetCase, ResetRecord, ResetStore};
 use std::sync::Arc;
 
-/// Readable requests one requester (a [source key](crate::client::source_key), or a
+/// Readable requests one requester (a [source key](camkey_web::client::source_key), or a
 /// lower-cased sender address) may make in [`WINDOW_MS`]; unreadable ones do not count.
 pub const PER_REQUESTER: i64 = 10;
 /// The window of [`PER_REQUESTER`].
 pub const WINDOW_MS: i64 = 10 * 60_000;
+
+/// What the reset service stores: its requests (and the cases they open), and the
+/// mailbox's replies.
+pub trait ResetStorage: ResetStore + MailQueue {}
+
+impl<T: ResetStore + MailQueue> ResetStorage for T {}
 
 /// The reset service.
 #[derive(Clone)]
@@ -22,7 +27,7 @@ pub struct ResetService {
     /// The signer.
     pub signer: SignerClient,
     /// Storage.
-    pub store: Arc<dyn VendorStore>,
+    pub store: Arc<dyn ResetStorage>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// The support desk's address, for the factory-address answer.
@@ -128,8 +133,8 @@ impl ResetService {
             email,
             now: self.clock.wall_ms(),
         };
-        let case = match self.store.reset_case(case).await {
-            Ok(id) => Some(id),
+        let case = match self.store.open_reset_case(case).await {
+            Ok((id, _)) => Some(id),
             Err(e) => {
                 tracing::error!("{e}");
                 None

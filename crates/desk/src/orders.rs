@@ -6,8 +6,8 @@
 //! and its rows replace or add to the table in one transaction. The command line imports a
 //! file into this copy and the signer's at once ([`read_file`], [`import_to`]).
 
-use crate::store::{SqliteStore, StoreError};
 use camkey_proto::orders::{OrderLine, OrdersError};
+use camkey_store::{OrderStore, SqliteStore, StoreError};
 use std::path::{Path, PathBuf};
 
 /// Why an import failed.
@@ -21,74 +21,14 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// One order line, as the desk shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Order {
-    /// Order number.
-    pub order_number: String,
-    /// Camera serial.
-    pub serial: String,
-    /// Customer's name.
-    pub customer_name: String,
-    /// Customer's address.
-    pub customer_email: String,
-    /// `YYYY-MM-DD`.
-    pub purchase_date: String,
-}
+pub use camkey_store::Order;
 
 /// Imports an order file into the front end's database: every row, or none.
-pub async fn import(store: &SqliteStore, bytes: &[u8]) -> Result<usize, ImportError> {
+pub async fn import<S: OrderStore + ?Sized>(store: &S, bytes: &[u8]) -> Result<usize, ImportError> {
     let lines = camkey_proto::orders::parse(bytes)?;
-    store.import_orders(&lines).await?;
-    Ok(lines.len())
-}
-
-impl SqliteStore {
-    /// Adds (or replaces) order lines in one transaction.
-    pub async fn import_orders(&self, lines: &[OrderLine]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        for l in lines {
-            sqlx::query("INSERT OR REPLACE INTO orders (order_number, serial, customer_name, customer_email, purchase_date) VALUES (?, ?, ?, ?, ?)")
-                .bind(&l.order_number)
-                .bind(&l.serial)
-                .bind(&l.customer_name)
-                .bind(&l.customer_email)
-                .bind(&l.purchase_date)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The orders that hold `serial`.
-    pub async fn orders_of(&self, serial: &str) -> Result<Vec<Order>, StoreError> {
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT order_number, serial, customer_name, customer_email, purchase_date FROM orders WHERE serial = ? ORDER BY purchase_date DESC",
-        )
-        .bind(serial)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(order_number, serial, customer_name, customer_email, purchase_date)| Order {
-                    order_number,
-                    serial,
-                    customer_name,
-                    customer_email,
-                    purchase_date,
-                },
-            )
-            .collect())
-    }
-
-    /// How many order lines the front end holds.
-    pub async fn order_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(self.pool())
-            .await?)
-    }
+    let n = lines.len();
+    store.import_orders(lines).await?;
+    Ok(n)
 }
 
 /// A civil date.
@@ -199,7 +139,7 @@ pub async fn import_to(
         let signer = camkey_signer::store::SignerStore::open(signer_db).await?;
         signer.add_orders(lines).await?;
     }
-    store.import_orders(lines).await?;
+    store.import_orders(lines.to_vec()).await?;
     Ok(())
 }
 

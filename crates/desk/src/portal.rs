@@ -5,19 +5,17 @@
 //! - The API authenticates with `Authorization: Bearer TOKEN` only (no cookies: no CSRF).
 //! - The portal's pages use a session cookie (`HttpOnly`, `SameSite=Strict`, `Secure` behind
 //!   an HTTPS proxy), and every form carries the session's CSRF token; the app's Origin /
-//!   `Sec-Fetch-Site` check ([`crate::web`]) applies too.
+//!   `Sec-Fetch-Site` check ([`camkey_web::site`]) applies too.
 //! - The fee link in a mail opens a page (GET changes nothing); approving is a POST, so a
 //!   mail scanner that follows links approves nothing.
 //! - Bad input gets a 4xx with a clear message and changes nothing.
 
-use crate::client::Client;
-use crate::desk::{
-    Case, CaseView, Desk, DeskError, Kind, SERVICE_FEE_CENTS, State as CaseState, SupportRequest,
-    money, parse_money,
-};
+use crate::DeskState as AppState;
+use crate::desk::{Case, CaseView, Desk, DeskError, Kind, State as CaseState};
+use crate::fees::{SERVICE_FEE_CENTS, money, parse_money};
+use crate::requests::SupportRequest;
 use crate::signin::Refusal;
 use crate::staff::{Role, Staff, StaffError, random_password};
-use crate::web::{AppState, render};
 use askama::Template;
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -26,11 +24,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use camkey_signer::protocol::ErrorCode;
+use camkey_store::audit::AuditEntry;
+use camkey_web::client::Client;
+use camkey_web::render::render;
 use serde::Deserialize;
 use serde_json::json;
-
-/// One audit row: at, actor, action, case, detail.
-type AuditRow = (i64, String, String, Option<i64>, String);
 
 /// The session cookie.
 pub const COOKIE: &str = "camkey_staff";
@@ -200,9 +198,7 @@ fn cookie(h: &HeaderMap) -> Option<String> {
 
 async fn api_staff(st: &AppState, h: &HeaderMap) -> Result<Staff, ApiError> {
     let token = bearer(h).ok_or_else(unauthorized)?;
-    st.desk
-        .store
-        .session(token, st.desk.clock.wall_ms())
+    crate::staff::session(&*st.desk.store, token, st.desk.clock.wall_ms())
         .await
         .map_err(|e| ApiError::from(DeskError::Store(e)))?
         .ok_or_else(unauthorized)
@@ -210,9 +206,7 @@ async fn api_staff(st: &AppState, h: &HeaderMap) -> Result<Staff, ApiError> {
 
 async fn page_staff(st: &AppState, h: &HeaderMap) -> Option<Staff> {
     let token = cookie(h)?;
-    st.desk
-        .store
-        .session(&token, st.desk.clock.wall_ms())
+    crate::staff::session(&*st.desk.store, &token, st.desk.clock.wall_ms())
         .await
         .ok()
         .flatten()
@@ -394,24 +388,22 @@ async fn login(st: &AppState, l: &Login, client: Client) -> Result<String, Login
             Some(secs),
         )
     })?;
-    let token = st
-        .desk
-        .store
-        .login(
-            &l.username,
-            &l.password,
-            &client.key(),
-            st.desk.clock.wall_ms(),
-        )
-        .await
-        .map_err(|e| match e {
-            StaffError::Store(e) => ApiError::from(DeskError::Store(e)),
-            _ => ApiError(
-                StatusCode::UNAUTHORIZED,
-                "denied",
-                "Wrong username or password.".into(),
-            ),
-        })?;
+    let token = crate::staff::login(
+        &*st.desk.store,
+        &l.username,
+        &l.password,
+        &client.key(),
+        st.desk.clock.wall_ms(),
+    )
+    .await
+    .map_err(|e| match e {
+        StaffError::Store(e) => ApiError::from(DeskError::Store(e)),
+        _ => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "denied",
+            "Wrong username or password.".into(),
+        ),
+    })?;
     st.signin.succeeded(attempt);
     Ok(token)
 }
@@ -445,9 +437,7 @@ async fn api_add_staff(
     let n = json_body(body)?;
     let password = n.password.clone().unwrap_or_else(random_password);
     let now = st.desk.clock.wall_ms();
-    st.desk
-        .store
-        .add_staff(&n.username, &password, n.role, false, now)
+    crate::staff::add_staff(&*st.desk.store, &n.username, &password, n.role, false, now)
         .await
         .map_err(|e| match e {
             StaffError::Exists => ApiError(StatusCode::CONFLICT, "exists", e.to_string()),
@@ -457,13 +447,13 @@ async fn api_add_staff(
     let _ = st
         .desk
         .store
-        .audit(
-            now,
-            &staff.username,
-            "staff_added",
-            None,
-            &format!("{} as {}", n.username, n.role.name()),
-        )
+        .audit(AuditEntry {
+            at: now,
+            actor: staff.username.clone(),
+            action: "staff_added".into(),
+            case: None,
+            detail: format!("{} as {}", n.username, n.role.name()),
+        })
         .await;
     let mut out = json!({"username": n.username, "role": n.role});
     if n.password.is_none() {
@@ -478,17 +468,13 @@ async fn api_audit(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let staff = api_staff(&st, &h).await?;
     admin(&staff)?;
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT at, actor, action, case_id, detail FROM audit ORDER BY id DESC LIMIT 500",
-    )
-    .fetch_all(st.desk.store.pool())
-    .await
-    .map_err(|e| ApiError::from(DeskError::from(e)))?;
-    Ok(Json(json!(
-        rows.into_iter()
-            .map(|(at, actor, action, case, detail)| json!({"at": at, "actor": actor, "action": action, "case": case, "detail": detail}))
-            .collect::<Vec<_>>()
-    )))
+    let rows = st
+        .desk
+        .store
+        .recent_audit(500)
+        .await
+        .map_err(|e| ApiError::from(DeskError::from(e)))?;
+    Ok(Json(json!(rows)))
 }
 
 #[derive(Deserialize, Default)]
@@ -724,7 +710,7 @@ async fn logout_form(
         return csrf_refused();
     }
     if let Some(token) = cookie(&h) {
-        let _ = st.desk.store.logout(&token, st.desk.clock.wall_ms()).await;
+        let _ = crate::staff::logout(&*st.desk.store, &token, st.desk.clock.wall_ms()).await;
     }
     let mut r = Redirect::to("/staff/login").into_response();
     r.headers_mut()
@@ -989,20 +975,11 @@ async fn admin_view(
     error: Option<String>,
     added: Option<(String, String)>,
 ) -> Response {
-    let members: Result<Vec<(String, String)>, _> =
-        sqlx::query_as("SELECT username, role FROM staff ORDER BY username")
-            .fetch_all(st.desk.store.pool())
-            .await;
-    let audit: Result<Vec<AuditRow>, _> = sqlx::query_as(
-        "SELECT at, actor, action, case_id, detail FROM audit ORDER BY id DESC LIMIT 200",
-    )
-    .fetch_all(st.desk.store.pool())
-    .await;
-    let (Ok(members), Ok(audit)) = (members, audit) else {
-        return ApiError::from(DeskError::Store(crate::store::StoreError::from(
-            sqlx::Error::PoolClosed,
-        )))
-        .into_response();
+    let members = st.desk.store.members().await;
+    let audit = st.desk.store.recent_audit(200).await;
+    let (members, audit) = match (members, audit) {
+        (Ok(m), Ok(a)) => (m, a),
+        (Err(e), _) | (_, Err(e)) => return ApiError::from(DeskError::Store(e)).into_response(),
     };
     render(
         status,
@@ -1010,17 +987,20 @@ async fn admin_view(
             staff,
             members: members
                 .into_iter()
-                .map(|(username, role)| Member { username, role })
+                .map(|(username, role)| Member {
+                    username,
+                    role: role.name().to_string(),
+                })
                 .collect(),
             audit: audit
                 .into_iter()
-                .map(|(at, actor, action, case, detail)| {
+                .map(|e| {
                     (
-                        when(at),
-                        actor,
-                        action,
-                        case.map(|c| c.to_string()).unwrap_or_default(),
-                        detail,
+                        when(e.at),
+                        e.actor,
+                        e.action,
+                        e.case.map(|c| c.to_string()).unwrap_or_default(),
+                        e.detail,
                     )
                 })
                 .collect(),
@@ -1080,23 +1060,18 @@ async fn admin_form(
     };
     let password = random_password();
     let now = st.desk.clock.wall_ms();
-    match st
-        .desk
-        .store
-        .add_staff(&f.username, &password, role, false, now)
-        .await
-    {
+    match crate::staff::add_staff(&*st.desk.store, &f.username, &password, role, false, now).await {
         Ok(()) => {
             let _ = st
                 .desk
                 .store
-                .audit(
-                    now,
-                    &staff.username,
-                    "staff_added",
-                    None,
-                    &format!("{} as {}", f.username, role.name()),
-                )
+                .audit(AuditEntry {
+                    at: now,
+                    actor: staff.username.clone(),
+                    action: "staff_added".into(),
+                    case: None,
+                    detail: format!("{} as {}", f.username, role.name()),
+                })
                 .await;
             admin_view(
                 &st,
@@ -1168,8 +1143,7 @@ async fn fee_approve(State(st): State<AppState>, Path(token): Path<String>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::ResetService;
-    use crate::store::SqliteStore;
+    use camkey_store::{CaseStore, SqliteStore};
     use std::net::SocketAddr;
     use std::sync::Arc;
 
@@ -1181,20 +1155,20 @@ mod tests {
     /// The same, with this public URL.
     async fn server_at(dir: &std::path::Path, public_url: &str) -> (String, Arc<SqliteStore>) {
         let store = Arc::new(SqliteStore::open(&dir.join("v.db")).await.unwrap());
-        store
-            .add_staff("ann", "long enough password", Role::Agent, false, 0)
-            .await
-            .unwrap();
+        crate::staff::add_staff(
+            &*store,
+            "ann",
+            "long enough password",
+            Role::Agent,
+            false,
+            0,
+        )
+        .await
+        .unwrap();
         let clock: Arc<dyn camkey_proto::clock::Clock> =
             Arc::new(camkey_proto::clock::SystemClock::default());
         let signer = camkey_signer::SignerClient::new(dir.join("no-signer.sock"));
         let state = AppState {
-            reset: ResetService {
-                signer: signer.clone(),
-                store: store.clone(),
-                clock: clock.clone(),
-                support_address: "support@vendor.example".into(),
-            },
             desk: Desk {
                 store: store.clone(),
                 signer,
@@ -1203,12 +1177,12 @@ mod tests {
                 support_address: "support@vendor.example".into(),
                 wake: Arc::new(tokio::sync::Notify::new()),
             },
-            proxies: Arc::default(),
             signin: Arc::new(crate::signin::SignInLimits::new(clock)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = crate::web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = camkey_web::site::site(routes().with_state(state), Arc::default())
+            .into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         (base, store)
     }
@@ -1261,7 +1235,11 @@ mod tests {
         }
         let cookie = plain.split(';').next().unwrap().to_string();
         let token = cookie.split_once('=').unwrap().1;
-        let csrf = store.session(token, 1).await.unwrap().unwrap().csrf;
+        let csrf = crate::staff::session(&*store, token, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .csrf;
 
         // A case to work on (opened by staff through the API with the same token).
         let r = c
@@ -1341,19 +1319,28 @@ mod tests {
             .unwrap();
         assert_eq!(r.status(), 403);
         // An admin may.
-        store
-            .add_staff("root", "another long password", Role::Admin, false, 0)
-            .await
-            .unwrap();
+        crate::staff::add_staff(
+            &*store,
+            "root",
+            "another long password",
+            Role::Admin,
+            false,
+            0,
+        )
+        .await
+        .unwrap();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        let t = store
-            .login("root", "another long password", "127.0.0.1", now)
+        let t = crate::staff::login(&*store, "root", "another long password", "127.0.0.1", now)
             .await
             .unwrap();
-        let admin_csrf = store.session(&t, 1).await.unwrap().unwrap().csrf;
+        let admin_csrf = crate::staff::session(&*store, &t, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .csrf;
         let r = c
             .post(format!("{base}/staff/admin"))
             .header(header::COOKIE, format!("{COOKIE}={t}"))
@@ -1388,7 +1375,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        assert!(store.session(token, 1).await.unwrap().is_none());
+        assert!(
+            crate::staff::session(&*store, token, 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

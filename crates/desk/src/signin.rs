@@ -16,7 +16,7 @@
 //! succeeds. Unknown names count on their own, exactly like known ones, so the answers do
 //! not tell which names exist. Counts run on the elapsed clock, in memory; each table
 //! holds at most [`MAX_ENTRIES`] entries, evicting the least recently used, and sources
-//! are [`crate::client::source_key`]s (IPv6 by /64).
+//! are [`camkey_web::client::source_key`]s (IPv6 by /64).
 
 use camkey_proto::clock::Clock;
 use std::collections::HashMap;

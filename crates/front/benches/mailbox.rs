@@ -79,22 +79,22 @@ async fn run() {
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let smtp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let smtp_port = smtp.local_addr().unwrap().port();
-    let config = camkey_vendor::VendorConfig {
+    let config = camkey_front::VendorConfig {
         db: dir.path().join("vendor.db"),
         signer: socket,
         support_address: "support@bench.example".into(),
         reset_address: "reset@bench.example".into(),
         relay: Some(relay_cfg),
         public_url: "http://127.0.0.1".into(),
-        dmarc: camkey_vendor::Dmarc::Off,
+        dmarc: camkey_front::Dmarc::Off,
         // The bench's many clients all come from 127.0.0.1: as a trusted front MTA, it is
         // exempt from the per-address session cap.
         xforward_from: vec![std::net::Ipv4Addr::LOCALHOST.into()],
         trusted_proxies: Vec::new(),
     };
-    tokio::spawn(camkey_vendor::serve(
+    tokio::spawn(camkey_front::serve(
         config,
-        camkey_vendor::Listeners {
+        camkey_front::Listeners {
             http,
             smtp: Some(smtp),
         },

@@ -1,43 +1,19 @@
-//! # camkey-vendor
+//! # camkey-front
 //!
-//! The vendor's Internet-facing service (docs/design.md §1, step 1): the web reset page a phone
-//! opens from a camera's QR code, and its JSON API. It never holds the master key and never
-//! sees a code: it asks the [signer](camkey_signer) over a local socket, and the signer
-//! mails the code to the address sealed in the challenge.
+//! The vendor's Internet-facing front end (docs/design.md §1, step 1): one web server for
+//! the [reset service](camkey_reset) and the [support desk](camkey_desk), the automated
+//! reset mailbox, and the worker that sends the front end's mails. It never holds the
+//! master key and never sees a code: it asks the [signer](camkey_signer) over a local
+//! socket, and the signer mails the code to the address sealed in the challenge.
 //!
-//! # Layout
-//! - [`texts`]: the fixed answers (`docs/vendor.md`).
-//! - [`service`]: one reset request, from the web page or the reset mailbox, to the signer.
-//! - [`store`]: the storage trait and its SQLite implementation.
-//! - [`web`]: the pages and `POST /api/reset-requests`.
-//! - [`client`]: who the client is (trusted proxies, `Forwarded`), and the source keys
-//!   limits count (IPv6 by /64).
-//! - [`intake`]: finding the challenge in a mail, however a mail client mangled it.
-//! - [`mailbox`]: the automated reset mailbox (an SMTP sink) and its fixed replies.
-//! - [`orders`]: the front end's copy of the orders, and warranty.
-//! - [`staff`]: staff accounts (Argon2id), sessions.
-//! - [`signin`]: staff sign-in limits (per name and source; names only slowed down).
-//! - [`desk`]: the support desk: cases, history, notes, mails, releasing codes, fees.
-//! - [`portal`]: the Tech Support Form, the staff portal and API, the fee approval page.
-//! - [`dmarc`]: the optional DMARC-alignment check on the mailbox's requesters.
-//! - [`serve`]: the web app, the reset mailbox and the outbox worker, until told to stop.
+//! This crate only wires the parts together ([`serve`]); each part is its own crate.
 
-pub mod client;
-pub mod desk;
-pub mod dmarc;
-pub mod intake;
-pub mod mailbox;
-pub mod orders;
-pub mod portal;
-pub mod service;
-pub mod signin;
-pub mod staff;
-pub mod store;
-pub mod texts;
-pub mod web;
-
+use camkey_desk::{desk, signin};
 use camkey_proto::clock::Clock;
+use camkey_reset::{dmarc, intake, mailbox, service};
 use camkey_signer::SignerClient;
+use camkey_store::SqliteStore;
+use camkey_web::client;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,7 +77,7 @@ pub struct Listeners {
 pub enum VendorError {
     /// Storage.
     #[error(transparent)]
-    Store(#[from] store::StoreError),
+    Store(#[from] camkey_store::StoreError),
     /// Listener.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -112,7 +88,7 @@ pub enum VendorError {
 
 fn service(
     config: &VendorConfig,
-    store: Arc<store::SqliteStore>,
+    store: Arc<SqliteStore>,
     clock: Arc<dyn Clock>,
 ) -> service::ResetService {
     service::ResetService {
@@ -131,7 +107,7 @@ pub async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), VendorError> {
-    let store = Arc::new(store::SqliteStore::open(&config.db).await?);
+    let store = Arc::new(SqliteStore::open(&config.db).await?);
     let reset = service(&config, store.clone(), clock.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -185,12 +161,15 @@ pub async fn serve(
         support_address: config.support_address.clone(),
         wake: wake.clone(),
     };
-    let app = web::app(web::AppState {
-        reset,
+    let desk = camkey_desk::DeskState {
         desk,
-        proxies: Arc::new(client::TrustedProxies::new(config.trusted_proxies.clone())),
         signin: Arc::new(signin::SignInLimits::new(clock.clone())),
-    });
+    };
+    let routes = camkey_reset::web::routes()
+        .with_state(reset)
+        .merge(camkey_desk::portal::routes().with_state(desk));
+    let proxies = Arc::new(client::TrustedProxies::new(config.trusted_proxies.clone()));
+    let app = camkey_web::site::site(routes, proxies);
     let mut rx = stop_rx.clone();
     let web = axum::serve(
         listeners.http,

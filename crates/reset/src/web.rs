@@ -6,54 +6,36 @@
 //! same. Answers are the fixed texts of [`crate::texts`]. No cookies, no redirects, and a
 //! state-changing request must come from this site (Origin) with a JSON body or a form.
 
-use crate::client::{Client, TrustedProxies};
 use crate::service::ResetService;
 use crate::texts::Outcome;
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use camkey_web::client::Client;
+use camkey_web::render::render;
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
-/// Largest request body.
-pub const MAX_BODY: usize = 16 * 1024;
-
-/// The front end's state.
-#[derive(Clone)]
-pub struct AppState {
-    /// The reset service.
-    pub reset: ResetService,
-    /// The support desk.
-    pub desk: crate::desk::Desk,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client ([`crate::client`]).
-    pub proxies: Arc<TrustedProxies>,
-    /// Staff sign-in limits.
-    pub signin: Arc<crate::signin::SignInLimits>,
-}
-
-/// The vendor's web app.
-pub fn app(state: AppState) -> Router {
-    let proxies = state.proxies.clone();
+/// The reset service's pages and API, for the front end's app (which adds the layers
+/// every page gets: security headers, the cross-site check, body limit, client address).
+pub fn routes() -> Router<ResetService> {
     Router::new()
         .route("/", get(home))
         .route("/reset", get(reset_page).post(reset_form))
         .route("/guides", get(guides_index))
         .route("/guides/{model}", get(guide_page))
         .route("/api/reset-requests", post(reset_api))
-        .merge(crate::portal::routes())
-        .route("/static/reset.js", get(|| static_file("text/javascript", include_str!("../static/reset.js"))))
-        .route("/static/vendor.css", get(|| static_file("text/css", include_str!("../static/vendor.css"))))
-        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "There is nothing at this address."}}))) })
-        .layer(middleware::from_fn(same_site_only))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(headers))
-        .layer(middleware::from_fn_with_state(proxies, crate::client::layer))
-        .with_state(state)
+        .route(
+            "/static/reset.js",
+            get(|| static_file("text/javascript", include_str!("../static/reset.js"))),
+        )
+        .route(
+            "/static/vendor.css",
+            get(|| static_file("text/css", include_str!("../static/vendor.css"))),
+        )
 }
 
 async fn static_file(kind: &'static str, body: &'static str) -> Response {
@@ -67,69 +49,17 @@ async fn static_file(kind: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-fn same_origin(h: &HeaderMap) -> bool {
-    if let Some(site) = h.get("sec-fetch-site")
-        && !matches!(site.as_bytes(), b"same-origin" | b"none")
-    {
-        return false;
-    }
-    match h.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => true, // no cookies here: a request without Origin carries no ambient authority
-        Some(origin) => {
-            let host = h
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            !host.is_empty()
-                && (origin == format!("https://{host}") || origin == format!("http://{host}"))
-        }
-    }
-}
-
-async fn same_site_only(req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD) || same_origin(req.headers()) {
-        return next.run(req).await;
-    }
-    (
-        StatusCode::FORBIDDEN,
-        Json(json!({"error": {"code": "cross_site_request", "message": "This request came from another web site and was refused."}})),
-    )
-        .into_response()
-}
-
-async fn headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    for (k, v) in [
-        (
-            "content-security-policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        // `same-origin`, not `no-referrer`: under `no-referrer` browsers post the page's own
-        // form with `Origin: null`, which the cross-site check refuses.
-        ("referrer-policy", "same-origin"),
-    ] {
-        h.insert(k, HeaderValue::from_static(v));
-    }
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    resp
-}
-
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     support: String,
 }
 
-async fn home(State(st): State<AppState>) -> Response {
+async fn home(State(reset): State<ResetService>) -> Response {
     render(
         StatusCode::OK,
         &HomePage {
-            support: st.reset.support_address.clone(),
+            support: reset.support_address.clone(),
         },
     )
 }
@@ -158,7 +88,7 @@ struct GuidePage {
 
 /// A model's reset guide; unknown models get a 404 page pointing at the list.
 async fn guide_page(
-    State(st): State<AppState>,
+    State(reset): State<ResetService>,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Response {
     match camkey_proto::catalogue::model(&model) {
@@ -166,7 +96,7 @@ async fn guide_page(
             StatusCode::OK,
             &GuidePage {
                 guide: camkey_proto::guides::reset_guide(m),
-                support: st.reset.support_address.clone(),
+                support: reset.support_address.clone(),
             },
         ),
         None => render(
@@ -199,17 +129,6 @@ fn support_link(challenge: &str) -> String {
     q
 }
 
-/// Renders a page.
-pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
-    match t.render() {
-        Ok(h) => (status, Html(h)).into_response(),
-        Err(e) => {
-            tracing::error!("{e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
 async fn reset_page() -> Response {
     render(
         StatusCode::OK,
@@ -237,20 +156,20 @@ struct ResetRequest {
 }
 
 async fn reset_form(
-    State(st): State<AppState>,
+    State(reset): State<ResetService>,
     client: Client,
     form: Result<Form<ResetRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let (outcome, link) = match form {
         Ok(Form(f)) => {
-            let o = st.reset.request(&f.challenge, "web", &client.key()).await;
+            let o = reset.request(&f.challenge, "web", &client.key()).await;
             let link =
                 matches!(o, Outcome::FactoryAddress { .. }).then(|| support_link(&f.challenge));
             (o, link)
         }
         Err(_) => (Outcome::Unreadable, None),
     };
-    let msg = outcome.message(&st.reset.support_address);
+    let msg = outcome.message(&reset.support_address);
     render(
         status_of(&outcome),
         &ResetPage {
@@ -261,12 +180,12 @@ async fn reset_form(
 }
 
 async fn reset_api(
-    State(st): State<AppState>,
+    State(reset): State<ResetService>,
     client: Client,
     body: Result<Json<ResetRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let outcome = match body {
-        Ok(Json(r)) => st.reset.request(&r.challenge, "web", &client.key()).await,
+        Ok(Json(r)) => reset.request(&r.challenge, "web", &client.key()).await,
         Err(axum::extract::rejection::JsonRejection::BytesRejection(_)) => {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -279,7 +198,7 @@ async fn reset_api(
         Err(_) => Outcome::Unreadable,
     };
     let mut body =
-        json!({"outcome": outcome.name(), "message": outcome.message(&st.reset.support_address)});
+        json!({"outcome": outcome.name(), "message": outcome.message(&reset.support_address)});
     match &outcome {
         Outcome::CodeSent { hint } => body["hint"] = json!(hint),
         Outcome::FactoryAddress { case: Some(case) } => body["case"] = json!(case),

@@ -86,7 +86,7 @@ impl ResetMailbox {
         let requester = reply_to
             .as_deref()
             .map(str::to_lowercase)
-            .unwrap_or_else(|| crate::client::source_key(envelope.client.ip()));
+            .unwrap_or_else(|| camkey_web::client::source_key(envelope.client.ip()));
         let outcome = match challenge {
             Some(c) => self.reset.request(&c, "mail", &requester).await,
             None => {
@@ -151,7 +151,7 @@ impl Sink for ResetMailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SqliteStore, VendorStore};
+    use camkey_store::{MailQueue, ResetStore, SqliteStore};
     use std::sync::Arc;
 
     async fn mailbox(dir: &std::path::Path) -> (ResetMailbox, Arc<SqliteStore>) {
