@@ -2,11 +2,13 @@
 //! behind a load balancer on PostgreSQL. Every method is a plain request/response with
 //! owned values: nothing SQLite-specific leaks through the trait.
 
+use camkey_outbox::sqlite::{Rows, SqliteOutbox};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 /// A boxed future (the trait is used as `Arc<dyn VendorStore>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -59,7 +61,7 @@ pub trait VendorStore: Send + Sync + 'static {
     /// recipient.
     fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The store as an outbox for the shared worker.
-    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox>;
+    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_outbox::Queue>;
     /// Opens (or finds: one per challenge) the support case of a factory-address challenge;
     /// returns its number.
     fn reset_case(&self, r: crate::desk::ResetCase) -> BoxFuture<'_, Result<i64, StoreError>>;
@@ -73,12 +75,16 @@ pub const MAX_UNREADABLE_RECORDS: i64 = 10_000;
 /// Sent or failed mails kept at most in the outbox (pending ones are never dropped).
 pub const MAX_DONE_MAILS: i64 = 100_000;
 
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The front end's own migrations, then the outbox's (camkey-outbox; ready mails).
+static SQLITE: LazyLock<Migrator> = LazyLock::new(|| {
+    camkey_outbox::sqlite::migrator(&sqlx::migrate!("./migrations/sqlite"), Rows::Ready)
+});
 
 /// SQLite storage (WAL mode).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    outbox: SqliteOutbox,
 }
 
 impl SqliteStore {
@@ -100,7 +106,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError(e.to_string()))?;
-        Ok(SqliteStore { pool })
+        let outbox = SqliteOutbox::new(pool.clone(), Rows::Ready).keep_done(MAX_DONE_MAILS);
+        Ok(SqliteStore { pool, outbox })
     }
 
     /// The pool, for the desk's own queries in this crate.
@@ -141,72 +148,6 @@ impl SqliteStore {
     }
 }
 
-impl camkey_signer::outbox::Outbox for SqliteStore {
-    fn due(
-        &self,
-        now: i64,
-        limit: i64,
-    ) -> BoxFuture<'_, Result<Vec<camkey_signer::store::OutboxRow>, String>> {
-        Box::pin(async move {
-            let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-                "SELECT id, recipient, subject, body, attempts FROM outbox WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
-            )
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(rows
-                .into_iter()
-                .map(
-                    |(id, recipient, subject, body, attempts)| camkey_signer::store::OutboxRow {
-                        id,
-                        recipient,
-                        subject,
-                        body,
-                        attempts,
-                    },
-                )
-                .collect())
-        })
-    }
-
-    fn sent(&self, id: i64) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            sqlx::query("UPDATE outbox SET state = 'sent', last_error = NULL WHERE id = ?")
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    }
-
-    fn failed(
-        &self,
-        id: i64,
-        next: Option<i64>,
-        error: String,
-    ) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            let error: String = error.chars().take(500).collect();
-            let q = match next {
-                Some(at) => sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ?")
-                    .bind(at)
-                    .bind(error)
-                    .bind(id),
-                None => sqlx::query("UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = ? WHERE id = ?")
-                    .bind(error)
-                    .bind(id),
-            };
-            q.execute(&self.pool)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
 impl VendorStore for SqliteStore {
     fn queue_mail(
         &self,
@@ -217,40 +158,18 @@ impl VendorStore for SqliteStore {
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         Box::pin(async move {
-            let id = sqlx::query("INSERT INTO outbox (recipient, subject, body, created, next_attempt) VALUES (?, ?, ?, ?, ?)")
-                .bind(to)
-                .bind(subject)
-                .bind(body)
-                .bind(now)
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .last_insert_rowid();
-            // Bounded: the oldest finished mails go (a range of the primary key, cheap).
-            sqlx::query("DELETE FROM outbox WHERE id <= ? AND state != 'pending'")
-                .bind(id - MAX_DONE_MAILS)
-                .execute(&self.pool)
-                .await?;
+            self.outbox.queue_ready(&to, &subject, &body, now).await?;
             Ok(())
         })
     }
 
     fn mails_to_since(&self, to: &str, since: i64) -> BoxFuture<'_, Result<i64, StoreError>> {
         let to = to.to_string();
-        Box::pin(async move {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM outbox WHERE lower(recipient) = ? AND created >= ?",
-            )
-            .bind(to.to_ascii_lowercase())
-            .bind(since)
-            .fetch_one(&self.pool)
-            .await?;
-            Ok(n)
-        })
+        Box::pin(async move { Ok(self.outbox.mails_to_since(&to, since).await?) })
     }
 
-    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_signer::outbox::Outbox> {
-        self
+    fn outbox(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn camkey_outbox::Queue> {
+        std::sync::Arc::new(self.outbox.clone())
     }
 
     fn reset_case(&self, r: crate::desk::ResetCase) -> BoxFuture<'_, Result<i64, StoreError>> {
