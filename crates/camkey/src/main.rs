@@ -191,7 +191,7 @@ fn signer(a: SignerArgs) -> Result<()> {
         db: a.db,
         socket: a.socket,
         socket_gid: a.socket_gid,
-        relay: camkey_signer::outbox::Relay {
+        relay: camkey_outbox::Relay {
             host,
             port,
             plain: a.smtp_plain,
@@ -253,7 +253,7 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
     let relay = match &a.relay {
         Some(r) => {
             let (host, port) = host_port(r, "--relay")?;
-            Some(camkey_signer::outbox::Relay {
+            Some(camkey_outbox::Relay {
                 host,
                 port,
                 plain: a.relay_plain,

@@ -44,7 +44,7 @@ async fn run() {
     )
     .await
     .unwrap();
-    let relay_cfg = camkey_signer::outbox::Relay {
+    let relay_cfg = camkey_outbox::Relay {
         host: "127.0.0.1".into(),
         port: relay.local_addr().port(),
         plain: true,

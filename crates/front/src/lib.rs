@@ -40,7 +40,7 @@ pub struct VendorConfig {
     /// The automated reset address (the mailbox answers mail for it).
     pub reset_address: String,
     /// Where replies go out (none: replies stay queued).
-    pub relay: Option<camkey_signer::outbox::Relay>,
+    pub relay: Option<camkey_outbox::Relay>,
     /// The front end's public base URL, for links in mails (`https://support.example.com`).
     pub public_url: String,
     /// The DMARC-alignment check on reset-mail requesters (on in production).
@@ -144,9 +144,9 @@ pub async fn serve(
     }
     let stop_outbox = Arc::new(tokio::sync::Notify::new());
     if let Some(relay) = config.relay.clone() {
-        let outbox: Arc<dyn camkey_signer::outbox::Outbox> = store.clone();
-        tasks.push(tokio::spawn(camkey_signer::outbox::run(
-            outbox,
+        tasks.push(tokio::spawn(camkey_outbox::run(
+            store.outbox(),
+            Arc::new(camkey_outbox::ReadyOnly),
             relay,
             clock.clone(),
             wake.clone(),

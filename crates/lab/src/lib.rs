@@ -383,7 +383,7 @@ impl Lab {
                 signer: vendor_dir.join(SIGNER_SOCKET),
                 support_address: profile.support_address.clone(),
                 reset_address: profile.reset_address.clone(),
-                relay: Some(camkey_signer::outbox::Relay {
+                relay: Some(camkey_outbox::Relay {
                     host: default_smtp.server.clone(),
                     port: default_smtp.port,
                     plain: default_smtp.tls == TlsMode::None,

@@ -80,7 +80,7 @@ async fn run() {
                 db: dir.path().join("signer.db"),
                 socket: socket.clone(),
                 socket_gid: None,
-                relay: camkey_signer::outbox::Relay {
+                relay: camkey_outbox::Relay {
                     host: "127.0.0.1".into(),
                     port: smtp.local_addr().port(),
                     plain: true,

@@ -11,16 +11,16 @@
 //! # Layout
 //! - [`protocol`]: the requests and answers on the socket.
 //! - [`service`]: the decisions (caps, idempotency, factory default) and the audit.
-//! - [`store`]: its own SQLite database: challenges seen, the durable outbox (which names
-//!   challenges, never holds a code), the audit log.
-//! - [`outbox`]: the worker that mails queued codes with retries, making each code again
-//!   as it sends it.
+//! - [`store`]: its own SQLite database: challenges seen, the durable outbox of
+//!   `camkey-outbox` (which names challenges, never holds a code), the audit log.
+//! - [`mail`]: the code mail, made again at send time for the outbox worker of
+//!   `camkey-outbox`, which mails queued codes with retries.
 //! - [`server`]: the Unix socket.
 //! - [`client`]: the front end's client.
 //! - [`run`]: all of it, until told to stop.
 
 pub mod client;
-pub mod outbox;
+pub mod mail;
 pub mod protocol;
 pub mod server;
 pub mod service;
@@ -48,7 +48,7 @@ pub struct SignerConfig {
     /// as a user of its own; `None`: the signer's user only (0600).
     pub socket_gid: Option<u32>,
     /// Where mail goes.
-    pub relay: outbox::Relay,
+    pub relay: camkey_outbox::Relay,
     /// Caps.
     pub caps: Caps,
     /// The signer's own copy of the orders (for support releases), loaded at start.
@@ -92,8 +92,9 @@ pub async fn run(
         config.caps,
     ));
     let stop = Arc::new(tokio::sync::Notify::new());
-    let worker = tokio::spawn(outbox::run(
-        Arc::new(outbox::CodeOutbox { store, masters }),
+    let worker = tokio::spawn(camkey_outbox::run(
+        Arc::new(store.outbox()),
+        Arc::new(mail::CodeMails { store, masters }),
         config.relay,
         clock,
         signer.wake.clone(),
@@ -137,7 +138,7 @@ mod tests {
             db: db.clone(),
             socket: socket.clone(),
             socket_gid: None,
-            relay: outbox::Relay {
+            relay: camkey_outbox::Relay {
                 host: "127.0.0.1".into(),
                 port: smtp.local_addr().port(),
                 plain: true,

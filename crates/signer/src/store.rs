@@ -2,24 +2,31 @@
 //! queued for mailing survives a crash or a kill (the outbox row is written in the same
 //! transaction that records the code as issued).
 //!
-//! **No code is ever stored**: an outbox row names its challenge, and the code
-//! is made again from the challenge's serial, nonce, key version and times when the mail
-//! goes out ([`crate::outbox::CodeOutbox`]); without the master key, a copy of this file
-//! (and of its `-wal` and `-shm`) yields no code. `secure_delete` is on, so deleted rows
-//! are overwritten, and [`SignerStore::checkpoint`] truncates the WAL after sends.
+//! The outbox table is the shared one of `camkey-outbox` (its migration runs in this
+//! database's migrator, [`Rows::Named`]). **No code is ever stored**: an outbox row names
+//! its challenge, and the code is made again from the challenge's serial, nonce, key
+//! version and times when the mail goes out ([`crate::mail::CodeMails`]); without the
+//! master key, a copy of this file (and of its `-wal` and `-shm`) yields no code.
+//! `secure_delete` is on, so deleted rows are overwritten, and the outbox
+//! ([`SignerStore::outbox`]) truncates the WAL after sends.
 //!
 //! Database files are private: [`create_private_db`] makes the file 0600 before SQLite
 //! opens it (whatever the umask), and SQLite gives its `-wal` and `-shm` files the
 //! database file's mode. The front end's database uses the same function.
 
+use camkey_outbox::sqlite::{Rows, SqliteOutbox};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, migrate::Migrator};
+use sqlx::{FromRow, Row, migrate::Migrator};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The signer's own migrations, then the outbox's (names only: no room for a code).
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    camkey_outbox::sqlite::migrator(&sqlx::migrate!("./migrations/sqlite"), Rows::Named)
+});
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -114,40 +121,18 @@ pub struct ChallengeRow {
     pub last_sent: Option<i64>,
 }
 
-/// A code mail waiting in the signer's outbox: what makes its code again, never the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeMailRow {
-    /// Row id.
-    pub id: i64,
-    /// Recipient.
-    pub recipient: String,
+/// What makes a queued code mail's code again (never the code): its challenge.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CodeSource {
     /// The challenge's serial.
     pub serial: String,
     /// The challenge's master-key version.
+    #[sqlx(try_from = "i64")]
     pub key_version: u32,
-    /// The challenge's nonce (hex).
-    pub nonce: String,
     /// Unix ms the code was generated.
     pub generated: i64,
     /// Unix ms the challenge was first seen.
     pub first_seen: i64,
-    /// Attempts so far.
-    pub attempts: i64,
-}
-
-/// A mail ready for the outbox worker (rendered in memory, never stored by the signer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxRow {
-    /// Row id.
-    pub id: i64,
-    /// Recipient.
-    pub recipient: String,
-    /// Subject.
-    pub subject: String,
-    /// Body.
-    pub body: String,
-    /// Attempts so far.
-    pub attempts: i64,
 }
 
 /// A genuine challenge as the store records it.
@@ -258,7 +243,7 @@ impl SignerStore {
         if done != 1 {
             return Ok(false);
         }
-        queue(&mut tx, nonce, recipient, generated).await?;
+        SqliteOutbox::queue_named(&mut tx, recipient, nonce, generated).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -289,63 +274,26 @@ impl SignerStore {
         if done != 1 {
             return Ok(false);
         }
-        queue(&mut tx, nonce, recipient, now).await?;
+        SqliteOutbox::queue_named(&mut tx, recipient, nonce, now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Code mails due now, oldest first, with what makes their codes again.
-    pub async fn due(&self, now: i64, limit: i64) -> Result<Vec<CodeMailRow>> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.recipient, o.attempts, c.serial, c.key_version, c.nonce, c.generated, c.first_seen \
-             FROM outbox o JOIN challenges c ON c.nonce = o.nonce \
-             WHERE o.state = 'pending' AND o.next_attempt <= ? AND c.generated IS NOT NULL ORDER BY o.id LIMIT ?",
+    /// What makes the code of challenge `nonce` again, if a code was issued for it.
+    pub async fn code_source(&self, nonce: &str) -> Result<Option<CodeSource>> {
+        Ok(sqlx::query_as(
+            "SELECT serial, key_version, generated, first_seen FROM challenges \
+             WHERE nonce = ? AND generated IS NOT NULL",
         )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                let version: i64 = r.try_get("key_version")?;
-                Ok(CodeMailRow {
-                    id: r.try_get("id")?,
-                    recipient: r.try_get("recipient")?,
-                    serial: r.try_get("serial")?,
-                    key_version: u32::try_from(version).unwrap_or(u32::MAX),
-                    nonce: r.try_get("nonce")?,
-                    generated: r.try_get("generated")?,
-                    first_seen: r.try_get("first_seen")?,
-                    attempts: r.try_get("attempts")?,
-                })
-            })
-            .collect()
+        .bind(nonce)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    /// A mail went out.
-    pub async fn sent(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'sent', last_error = NULL WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// A mail failed: try again at `next`, or give up.
-    pub async fn failed(&self, id: i64, next: Option<i64>, error: &str) -> Result<()> {
-        let error: String = error.chars().take(500).collect();
-        match next {
-            Some(at) => sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ?")
-                .bind(at)
-                .bind(error)
-                .bind(id),
-            None => sqlx::query("UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = ? WHERE id = ?")
-                .bind(error)
-                .bind(id),
-        }
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// The outbox in this database, for the worker: its rows name challenges, and the WAL
+    /// is truncated after each batch of sends.
+    pub fn outbox(&self) -> SqliteOutbox {
+        SqliteOutbox::new(self.pool.clone(), Rows::Named).truncate_wal_after_sends()
     }
 
     /// Moves every committed page from the WAL into the database file and truncates the
@@ -359,10 +307,7 @@ impl SignerStore {
 
     /// Mails still to send.
     pub async fn pending(&self) -> Result<i64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
+        Ok(self.outbox().pending().await?)
     }
 
     /// Replaces the signer's copy of the orders.
@@ -427,21 +372,6 @@ impl SignerStore {
             .await?;
         Ok(())
     }
-}
-
-async fn queue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    nonce: &str,
-    recipient: &str,
-    now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (nonce, recipient, next_attempt) VALUES (?, ?, ?)")
-        .bind(nonce)
-        .bind(recipient)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! - [`audit`]: the audit log, which is also each case's history ([`AuditStore`]).
 //! - [`staff`]: staff accounts and sessions, by hash only ([`StaffStore`]).
 //! - [`orders`]: the front end's copy of the orders ([`OrderStore`]).
-//! - [`mail`]: the desk's and the mailbox's mails to the durable outbox ([`MailQueue`]).
+//! - [`mail`]: the desk's and the mailbox's mails to the durable outbox ([`MailQueue`];
+//!   the queue and its worker are [`camkey_outbox`]'s).
 //! - [`sqlite`]: the SQLite implementation of every trait, one module per concern.
 
 pub mod audit;

@@ -1,5 +1,6 @@
--- The signer's own state: what it has seen and issued, what it must still mail, and its
--- audit log. Separate from the front end's database on purpose (S1).
+-- The signer's own state: what it has seen and issued, and its audit log. Separate from
+-- the front end's database on purpose (S1). What it must still mail is in the outbox
+-- table of camkey-outbox, whose migration runs after these (crates/outbox).
 CREATE TABLE challenges (
     nonce        TEXT PRIMARY KEY,            -- hex, the challenge's identity
     serial       TEXT NOT NULL,
@@ -9,18 +10,6 @@ CREATE TABLE challenges (
     resends      INTEGER NOT NULL DEFAULT 0   -- times the same code was mailed again
 );
 CREATE INDEX challenges_serial_generated ON challenges (serial, generated);
-
-CREATE TABLE outbox (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    recipient    TEXT NOT NULL,
-    subject      TEXT NOT NULL,
-    body         TEXT NOT NULL,               -- emptied once sent: codes do not linger
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt INTEGER NOT NULL,            -- Unix ms
-    state        TEXT NOT NULL DEFAULT 'pending', -- pending | sent | failed
-    last_error   TEXT
-);
-CREATE INDEX outbox_due ON outbox (state, next_attempt);
 
 CREATE TABLE audit (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,

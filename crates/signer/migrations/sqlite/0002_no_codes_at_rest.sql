@@ -1,22 +1,7 @@
--- Codes are never stored: an outbox row names the challenge whose code it
--- mails, and the signer makes the code again from the challenge's serial, nonce, key
--- version and times (none of them secret without the master key) when it sends the mail.
--- Rows of the first outbox held code text: the table is dropped (with secure_delete on,
--- its pages are overwritten), and the challenges lose their last-sent time, so asking
--- again re-sends those codes at once.
-DROP TABLE outbox;
-UPDATE challenges SET last_sent = NULL;
-
-CREATE TABLE outbox (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    nonce        TEXT NOT NULL REFERENCES challenges (nonce), -- the code is made again from it
-    recipient    TEXT NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt INTEGER NOT NULL,            -- Unix ms
-    state        TEXT NOT NULL DEFAULT 'pending', -- pending | sent | failed
-    last_error   TEXT
-);
-CREATE INDEX outbox_due ON outbox (state, next_attempt);
+-- Codes are never stored: an outbox row (camkey-outbox's table, which has no room for
+-- mail text in this database) names the challenge whose code it mails, and the signer
+-- makes the code again from the challenge's serial, nonce, key version and times (none of
+-- them secret without the master key) when it sends the mail.
 
 -- What the code and the staleness rule need: the challenge's master-key version and the
 -- camera's counter (sealed in the challenge; it only grows).

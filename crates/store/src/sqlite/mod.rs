@@ -17,16 +17,23 @@ pub mod resets;
 pub mod staff;
 
 use crate::StoreError;
+use crate::mail::MAX_DONE_MAILS;
+use camkey_outbox::sqlite::{Rows, SqliteOutbox};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::Path;
+use std::sync::LazyLock;
 
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The front end's own migrations, then the outbox's (camkey-outbox; ready mails).
+static SQLITE: LazyLock<Migrator> = LazyLock::new(|| {
+    camkey_outbox::sqlite::migrator(&sqlx::migrate!("./migrations/sqlite"), Rows::Ready)
+});
 
 /// SQLite storage (WAL mode).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    outbox: SqliteOutbox,
 }
 
 impl SqliteStore {
@@ -45,12 +52,18 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         SQLITE.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let outbox = SqliteOutbox::new(pool.clone(), Rows::Ready).keep_done(MAX_DONE_MAILS);
+        Ok(SqliteStore { pool, outbox })
     }
 
     /// The pool, for this crate's modules (and tests that read the raw tables).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The outbox table, for the shared worker ([`camkey_outbox::run`]).
+    pub fn outbox(&self) -> std::sync::Arc<dyn camkey_outbox::Queue> {
+        std::sync::Arc::new(self.outbox.clone())
     }
 }
 
