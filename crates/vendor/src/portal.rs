@@ -443,7 +443,10 @@ async fn api_add_staff(
     let staff = api_staff(&st, &h).await?;
     admin(&staff)?;
     let n = json_body(body)?;
-    let password = n.password.clone().unwrap_or_else(random_password);
+    let password = n
+        .password
+        .clone()
+        .unwrap_or_else(|| random_password(&n.username));
     let now = st.desk.clock.wall_ms();
     st.desk
         .store
@@ -1078,7 +1081,7 @@ async fn admin_form(
         )
         .await;
     };
-    let password = random_password();
+    let password = random_password(&f.username);
     let now = st.desk.clock.wall_ms();
     match st
         .desk
