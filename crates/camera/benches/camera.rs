@@ -27,14 +27,14 @@ async fn run() {
     let n = 20;
     let t = Instant::now();
     for _ in 0..n {
-        std::hint::black_box(camkey_camera::passwords::hash(PASSWORD));
+        std::hint::black_box(camkey_passwords::hash(PASSWORD));
     }
     let per = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
     println!(
         "argon2id m={} KiB t={} p={}: {per:.1} ms per hash ({n} hashes)",
-        camkey_camera::passwords::M_COST_KIB,
-        camkey_camera::passwords::T_COST,
-        camkey_camera::passwords::P_COST
+        camkey_passwords::M_COST_KIB,
+        camkey_passwords::T_COST,
+        camkey_passwords::P_COST
     );
 
     // A camera on loopback.

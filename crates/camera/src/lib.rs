@@ -3,6 +3,7 @@
 //! The camera part of camkey: what runs inside an IP camera (or simulates one on a PC).
 //! It reads its read-only factory identity, keeps the owner's settings in power-safe
 //! storage, and serves the web pages and REST API over HTTPS with its device certificate.
+//! Passwords and security answers are hashed by `camkey_passwords` (Argon2id).
 //!
 //! # Layout
 //! - [`store`]: atomic, durable replacement of one JSON document (S7).
@@ -10,7 +11,6 @@
 //! - [`clock`]: the camera's wall and persisted elapsed clocks (docs/design.md §5).
 //! - [`limits`]: rate limits without lock-out denial of service (S4).
 //! - [`device_cookies`]: cookies of clients that signed in before (OWASP device cookies).
-//! - [`passwords`]: Argon2id hashing.
 //! - [`sessions`]: sign-in sessions in RAM.
 //! - [`mail`]: outbound mail (recovery codes, notices, test mails) over verified SMTP.
 //! - [`core`]: the domain logic: the `Core`, sign-in, password change, audit (in `core`
@@ -33,7 +33,6 @@ pub mod hardware;
 pub mod http;
 pub mod limits;
 pub mod mail;
-pub mod passwords;
 pub mod server;
 pub mod sessions;
 pub mod state;

@@ -125,7 +125,7 @@ fn staff_add(a: StaffAddArgs, json: bool) -> Result<()> {
         std::io::stdin().read_line(&mut line)?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else {
-        (camkey_desk::staff::random_password(), true)
+        (camkey_desk::staff::random_password(&a.username), true)
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -326,6 +326,22 @@ async fn support_release_goes_to_the_order_that_holds_the_challenges_serial() {
     let (c, text) = v.challenge("IPC4K15-V0100", Recovery::FactoryDefault);
     let (_, b) = v.request(json!({"challenge": text})).await;
     assert_eq!(b["outcome"], "factory_address");
+    // `issue` answers it in one round trip: the serial and nonce from inside the challenge
+    // (what names the support case), never an address, a hint or a code.
+    let issue = Request::Issue {
+        challenge: text.clone(),
+        channel: "web".into(),
+        requester: "127.0.0.1".into(),
+    };
+    let r = signer.call(&issue).await.unwrap();
+    let nonce: String = c.nonce.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        r,
+        Response::FactoryDefault {
+            serial: c.serial.clone(),
+            nonce
+        }
+    );
     let release = |order: &str| Request::Release {
         challenge: text.clone(),
         order_number: order.into(),

@@ -435,7 +435,10 @@ async fn api_add_staff(
     let staff = api_staff(&st, &h).await?;
     admin(&staff)?;
     let n = json_body(body)?;
-    let password = n.password.clone().unwrap_or_else(random_password);
+    let password = n
+        .password
+        .clone()
+        .unwrap_or_else(|| random_password(&n.username));
     let now = st.desk.clock.wall_ms();
     crate::staff::add_staff(&*st.desk.store, &n.username, &password, n.role, false, now)
         .await
@@ -1058,7 +1061,7 @@ async fn admin_form(
         )
         .await;
     };
-    let password = random_password();
+    let password = random_password(&f.username);
     let now = st.desk.clock.wall_ms();
     match crate::staff::add_staff(&*st.desk.store, &f.username, &password, role, false, now).await {
         Ok(()) => {

@@ -1,27 +1,23 @@
-//! Staff accounts of the support desk: Argon2id password hashes, two roles (agent and
-//! admin), sessions, and an audit entry for every sign-in.
+//! Staff accounts of the support desk: two roles (agent and admin), sessions, and an
+//! audit entry for every sign-in. Passwords pass the camera's policy
+//! ([`camkey_proto::policy`]) and are hashed by `camkey_passwords` (Argon2id, with its
+//! dummy hash for unknown names).
 //!
 //! A session token is 256 random bits; the database keeps only its SHA-256, so a copy of
 //! the database signs nobody in. The same token is the API's bearer token and the portal's
 //! cookie; each session also has a CSRF token that every portal form must carry. How often
 //! one may try is [`crate::signin`]'s business.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use camkey_proto::policy::{self, Identity, PasswordError};
 use camkey_store::audit::AuditEntry;
 use camkey_store::staff::NewSession;
 use camkey_store::{AuditStore, SqliteStore, StaffStore, StoreError};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// How long a session lasts (ms).
 pub const SESSION_MS: i64 = 8 * 3_600_000;
-/// Shortest staff password.
-pub const MIN_PASSWORD: usize = 12;
-/// Longest staff password.
-pub const MAX_PASSWORD: usize = 256;
 
 pub use camkey_store::Role;
 
@@ -34,9 +30,9 @@ pub enum StaffError {
     /// A username that is not 1 to 40 of `a-z 0-9 . _ -`.
     #[error("a username is 1 to 40 lower-case letters, digits, '.', '_' or '-'")]
     BadUsername,
-    /// A password too short or too long.
-    #[error("a staff password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")]
-    BadPassword,
+    /// A password the policy refuses (the camera's: [`check_password`]).
+    #[error(transparent)]
+    BadPassword(PasswordError),
     /// The username is taken.
     #[error("there is already a staff member with that username")]
     Exists,
@@ -48,31 +44,17 @@ pub enum StaffError {
     Store(#[from] StoreError),
 }
 
-fn argon2() -> Argon2<'static> {
-    // OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes a password (Argon2id, PHC string).
-pub fn hash_password(password: &str) -> String {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
-}
-
-/// Verifies a password against a PHC string; a malformed hash never matches.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password(&random_token()))
+/// Checks a staff password against the camera's policy ([`camkey_proto::policy`]): 8 to
+/// 128 characters, no control characters, not holding the user name, and not guessable.
+pub fn check_password(username: &str, password: &str) -> Result<(), PasswordError> {
+    policy::check_password(
+        password,
+        Identity {
+            username,
+            serial: "",
+            model: "",
+        },
+    )
 }
 
 /// 256 random bits, hex.
@@ -82,16 +64,23 @@ pub fn random_token() -> String {
     data_encoding::HEXLOWER.encode(&b)
 }
 
-/// A readable random password (about 120 bits).
-pub fn random_password() -> String {
-    let mut b = [0u8; 15];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    let s = data_encoding::BASE32_NOPAD.encode(&b).to_lowercase();
-    s.as_bytes()
-        .chunks(6)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("-")
+/// A readable random password (about 120 bits) for `username`, that passes
+/// [`check_password`] (drawn again in the rare case it would not, e.g. holding the name).
+pub fn random_password(username: &str) -> String {
+    loop {
+        let mut b = [0u8; 15];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        let s = data_encoding::BASE32_NOPAD.encode(&b).to_lowercase();
+        let password = s
+            .as_bytes()
+            .chunks(6)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-");
+        if check_password(username, &password).is_ok() {
+            return password;
+        }
+    }
 }
 
 /// SHA-256 of a token, hex: what the database keeps.
@@ -126,11 +115,9 @@ pub async fn add_staff<S: StaffStore + ?Sized>(
     if !valid_username(username) {
         return Err(StaffError::BadUsername);
     }
-    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count()) {
-        return Err(StaffError::BadPassword);
-    }
+    check_password(username, password).map_err(StaffError::BadPassword)?;
     let pw = password.to_string();
-    let hash = blocking(move || hash_password(&pw)).await;
+    let hash = blocking(move || camkey_passwords::hash(&pw)).await;
     if !store.add_staff(username, &hash, role, replace, now).await? {
         return Err(StaffError::Exists);
     }
@@ -168,9 +155,9 @@ pub async fn login<S: StaffStore + AuditStore + ?Sized>(
     let username: String = username.chars().take(60).collect();
     let row = store.password_hash(&username).await?;
     let known = row.is_some();
-    let hash = row.unwrap_or_else(|| dummy_hash().to_string());
+    let hash = row.unwrap_or_else(|| camkey_passwords::dummy_hash().to_string());
     let pw = password.to_string();
-    let ok = blocking(move || verify_password(&pw, &hash)).await && known;
+    let ok = blocking(move || camkey_passwords::verify(&pw, &hash)).await && known;
     let actor = if valid_username(&username) {
         username.as_str()
     } else {
@@ -260,7 +247,7 @@ mod tests {
         ));
         assert!(matches!(
             add_staff(&s, "ann", "short", Role::Agent, false, 0).await,
-            Err(StaffError::BadPassword)
+            Err(StaffError::BadPassword(PasswordError::TooShort))
         ));
         add_staff(&s, "ann", "long enough password", Role::Agent, false, 0)
             .await
@@ -291,6 +278,52 @@ mod tests {
         ));
         logout(&s, &t, 4000).await.unwrap();
         assert!(session(&s, &t, 4000).await.unwrap().is_none());
-        assert_eq!(random_password().len(), 24 + 3);
+        assert_eq!(random_password("ann").len(), 24 + 3);
+    }
+
+    /// Staff passwords pass the camera's policy (`camkey_proto::policy`), and what is
+    /// refused is not stored.
+    #[tokio::test]
+    async fn staff_passwords_pass_the_cameras_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("v.db")).await.unwrap();
+        for (password, refused) in [
+            ("password1234", "password_weak"),
+            ("aaaaaaaaaaaaaaaa", "password_weak"),
+            ("my name is carol-the-agent", "password_contains_identity"),
+            ("tulip\u{7}harbor-quietly", "password_invalid"),
+        ] {
+            match add_staff(&s, "carol", password, Role::Agent, false, 0).await {
+                Err(StaffError::BadPassword(e)) => assert_eq!(e.code(), refused, "{password}"),
+                other => panic!("{password}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            add_staff(&s, "carol", &"x".repeat(129), Role::Agent, false, 0).await,
+            Err(StaffError::BadPassword(PasswordError::TooLong))
+        ));
+        let staff: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(staff, 0);
+        // The camera's own examples of a good password are good for staff too.
+        add_staff(
+            &s,
+            "carol",
+            "tulip-harbor-quietly-42",
+            Role::Agent,
+            false,
+            0,
+        )
+        .await
+        .unwrap();
+        // Generated passwords pass, whatever the name (short names included).
+        for name in ["a", "ab", "abc", "a2b", "agent", "x7-q"] {
+            for _ in 0..20 {
+                let p = random_password(name);
+                assert_eq!(check_password(name, &p), Ok(()), "{name}: {p}");
+            }
+        }
     }
 }

@@ -181,7 +181,7 @@ async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String),
         .ok()
         .flatten()
         .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(camkey_desk::staff::random_password);
+        .unwrap_or_else(|| camkey_desk::staff::random_password(LAB_STAFF));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -5,6 +5,11 @@
 //! address sealed inside), and release a code for a support case (mailed to the customer
 //! address of the order that holds the challenge's serial). **No answer ever carries a
 //! code**: a compromised front end can at worst make the signer mail real owners.
+//!
+//! A reset request is one round trip: `Issue` answers [`Response::Issued`], or, for a
+//! camera that still has the factory recovery address, [`Response::FactoryDefault`] with
+//! the challenge's serial and nonce (what `Open` tells of such a challenge, which has no
+//! address to hint at), so the front end opens the support case without asking again.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +25,8 @@ pub enum Request {
         /// The challenge string (or a URL holding it).
         challenge: String,
     },
-    /// Issues a code for a challenge and mails it to the sealed recovery address.
+    /// Issues a code for a challenge and mails it to the sealed recovery address; for a
+    /// factory-default challenge, no code: [`Response::FactoryDefault`].
     Issue {
         /// The challenge string (or a URL holding it).
         challenge: String,
@@ -92,6 +98,14 @@ pub enum Response {
         /// The camera's serial.
         serial: String,
     },
+    /// `Issue` for a camera that still has the factory recovery address: no code, no mail;
+    /// support must release it. The challenge is genuine (opened) and recorded as seen.
+    FactoryDefault {
+        /// The camera's serial (from inside the opened challenge).
+        serial: String,
+        /// The challenge's nonce (hex): its identity, which names the support case.
+        nonce: String,
+    },
     /// `Release` succeeded.
     Released {
         /// New or re-sent.
@@ -128,9 +142,6 @@ pub enum ErrorCode {
     /// A master-key version the signer does not hold.
     #[error("unknown key version")]
     UnknownKeyVersion,
-    /// The camera still has the factory address: support must release the code.
-    #[error("the camera has the factory recovery address")]
-    FactoryDefault,
     /// The device's daily cap of codes is reached.
     #[error("too many codes for this camera today")]
     CapReached,
@@ -182,5 +193,55 @@ mod tests {
         })
         .unwrap();
         assert_eq!(e, r#"{"result":"error","code":"cap_reached"}"#);
+    }
+
+    /// The example lines of `docs/vendor.md`, exactly as the types write and read them.
+    #[test]
+    fn the_documented_lines() {
+        let doc = include_str!("../../../docs/vendor.md");
+        let lines = [
+            serde_json::to_string(&Request::Issue {
+                challenge: "CK1…".into(),
+                channel: "web".into(),
+                requester: "203.0.113.7".into(),
+            }),
+            serde_json::to_string(&Response::Issued {
+                status: IssueStatus::Sent,
+                hint: "o***@***".into(),
+                serial: "IPC4K15-000001".into(),
+            }),
+            serde_json::to_string(&Response::FactoryDefault {
+                serial: "IPC4K15-000001".into(),
+                nonce: "00112233445566778899aabb".into(),
+            }),
+            serde_json::to_string(&Response::Error {
+                code: ErrorCode::NotGenuine,
+            }),
+        ];
+        for line in lines {
+            let line = line.unwrap();
+            assert!(
+                doc.contains(&format!("\n{line}\n")),
+                "not in docs/vendor.md: {line}"
+            );
+        }
+    }
+
+    /// The factory-default answer to `Issue`, as `docs/vendor.md` shows it: the serial and
+    /// the nonce, and never an address, a hint or a code.
+    #[test]
+    fn the_factory_default_answer() {
+        let r = Response::FactoryDefault {
+            serial: "IPC4K15-000001".into(),
+            nonce: "00112233445566778899aabb".into(),
+        };
+        let wire = r#"{"result":"factory_default","serial":"IPC4K15-000001","nonce":"00112233445566778899aabb"}"#;
+        assert_eq!(serde_json::to_string(&r).unwrap(), wire);
+        assert_eq!(serde_json::from_str::<Response>(wire).unwrap(), r);
+        // The refusal it replaces is no longer a code.
+        assert!(
+            serde_json::from_str::<Response>(r#"{"result":"error","code":"factory_default"}"#)
+                .is_err()
+        );
     }
 }

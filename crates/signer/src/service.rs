@@ -1,7 +1,8 @@
 //! The signer's decisions: open a challenge, and issue a code for it under the rules of S3
 //! and S5 — only to the address sealed inside, a handful of codes per device a day,
 //! re-sends of the same code not counted (but bounded), the same request twice idempotent,
-//! nothing for the factory-default address, everything audited.
+//! nothing for the factory-default address (the answer names the challenge, for the
+//! support desk, in the same round trip), everything audited.
 //!
 //! Stale challenges: each challenge carries, sealed, the camera's counter, which
 //! only grows. A challenge older than the two newest seen for its serial can no longer be
@@ -142,14 +143,20 @@ impl Signer {
         }
     }
 
+    /// Records a genuine challenge as seen (its first-seen time and counter); its nonce, hex.
+    async fn see(&self, ch: &Challenge) -> Result<String, ErrorCode> {
+        let nonce = data_encoding_hex(&ch.nonce);
+        self.store
+            .seen(seen_of(ch, &nonce), self.clock.wall_ms())
+            .await
+            .map_err(|e| self.internal(e))?;
+        Ok(nonce)
+    }
+
     /// `Open`.
     pub async fn open(&self, text: &str) -> Result<Opened, ErrorCode> {
         let ch = self.opened(text, "open").await?;
-        let nonce = data_encoding_hex(&ch.nonce);
-        self.store
-            .seen(seen_of(&ch, &nonce), self.clock.wall_ms())
-            .await
-            .map_err(|e| self.internal(e))?;
+        let nonce = self.see(&ch).await?;
         self.audit("open", Some(&ch.serial), "ok", "challenge opened")
             .await;
         let (factory_default, hint) = match &ch.recovery {
@@ -167,7 +174,9 @@ impl Signer {
         })
     }
 
-    /// `Issue`: to the address sealed in the challenge.
+    /// `Issue`: to the address sealed in the challenge. A factory-default challenge gets no
+    /// code: it is recorded as seen (as `Open` would) and named to the front end, which
+    /// opens the support case with it.
     async fn issue(
         &self,
         text: &str,
@@ -182,11 +191,15 @@ impl Signer {
             .collect();
         let context = format!("via {channel} from {requester}");
         let Recovery::Owner(to) = &ch.recovery else {
+            let nonce = self.see(&ch).await?;
             let detail =
                 format!("no code: factory-default address, for the support desk; {context}");
             self.audit("issue", Some(&ch.serial), "factory_default", &detail)
                 .await;
-            return Err(ErrorCode::FactoryDefault);
+            return Ok(Response::FactoryDefault {
+                serial: ch.serial,
+                nonce,
+            });
         };
         let (status, hint) = self.deliver("issue", &ch, to, &context).await?;
         Ok(Response::Issued {
@@ -537,6 +550,59 @@ mod tests {
             "{r:?}"
         );
         assert_eq!(s.store.pending().await.unwrap(), 1);
+    }
+
+    /// A reset request for a factory-default camera is one round trip: `Issue` answers
+    /// with the serial and nonce `Open` would tell, records the challenge as seen (as
+    /// `Open` did), queues nothing, and audits the refusal once.
+    #[tokio::test]
+    async fn issue_names_a_factory_default_challenge_for_the_support_desk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _, master) = signer(dir.path()).await;
+        let fd = challenge(&master, 4, Recovery::FactoryDefault);
+        let opened = s.open(&fd).await.unwrap();
+        assert!(opened.factory_default && opened.hint.is_none());
+        let r = issue(&s, &fd).await;
+        assert_eq!(
+            r,
+            Response::FactoryDefault {
+                serial: SERIAL.into(),
+                nonce: opened.nonce.clone(),
+            }
+        );
+        assert_eq!(s.store.pending().await.unwrap(), 0);
+        // Seen on its own, without `Open`: a release later carries its first-seen time.
+        let other = challenge(&master, 5, Recovery::FactoryDefault);
+        let Response::FactoryDefault { nonce, .. } = issue(&s, &other).await else {
+            panic!("not named for support");
+        };
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE nonce = ?")
+            .bind(&nonce)
+            .fetch_one(&s.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(seen, 1);
+        let audited: Vec<(String, String)> =
+            sqlx::query_as("SELECT op, outcome FROM audit ORDER BY rowid")
+                .fetch_all(&s.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            audited,
+            [
+                ("open".to_string(), "ok".to_string()),
+                ("issue".into(), "factory_default".into()),
+                ("issue".into(), "factory_default".into()),
+            ]
+        );
+        // A forged factory-default challenge is refused as before: nothing is named.
+        let forged = {
+            let key = MasterKey::from_bytes(1, [0x43; 32]).device_key(SERIAL);
+            Challenge::new(&key, SERIAL, 1_790_000_000, false, Recovery::FactoryDefault)
+                .seal(&key)
+                .unwrap()
+        };
+        assert_eq!(issue(&s, &forged).await, refused(ErrorCode::NotGenuine));
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Core {
         // Unknown users are checked against a dummy hash: the same work, the same answer.
         let phc = hash
             .clone()
-            .unwrap_or_else(|| passwords::dummy_hash().to_string());
+            .unwrap_or_else(|| camkey_passwords::dummy_hash().to_string());
         let ok = self.hasher.verify_in_turn(password.to_string(), phc).await && hash.is_some();
         let mut g = self.lock();
         if ok {

@@ -58,7 +58,7 @@ async fn init_then_login_then_second_init_is_409() {
     assert_eq!(state.recovery_email.as_deref(), Some("owner@example.com"));
     assert_eq!(state.questions.len(), 1);
     assert!(state.questions[0].answer_hash.starts_with("$argon2id$"));
-    assert!(camkey_camera::passwords::verify(
+    assert!(camkey_passwords::verify(
         "rex the dog",
         &state.questions[0].answer_hash
     ));
@@ -71,7 +71,7 @@ async fn init_then_login_then_second_init_is_409() {
 
     let (st, body) = cam.post("/init", json!({"password": OTHER_PASSWORD})).await;
     assert_eq!((st, code(&body)), (409, "already_initialized"));
-    assert!(camkey_camera::passwords::verify(
+    assert!(camkey_passwords::verify(
         GOOD_PASSWORD,
         &cam.core().state().accounts[0].password_hash
     ));

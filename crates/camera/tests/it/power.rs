@@ -129,8 +129,7 @@ fn power_cut_leaves_old_or_new_state() {
                     initialized += 1;
                     let hash = &s.account("admin").unwrap().password_hash;
                     assert!(
-                        camkey_camera::passwords::verify(A, hash)
-                            || camkey_camera::passwords::verify(B, hash),
+                        camkey_passwords::verify(A, hash) || camkey_passwords::verify(B, hash),
                         "the password on flash is one of the two the writer set"
                     );
                 } else {

@@ -495,7 +495,7 @@ async fn after_a_recovery_every_other_account_is_disabled() {
     let mut state: UserState = store.load().unwrap().unwrap();
     state.accounts.push(Account {
         name: "operator".into(),
-        password_hash: camkey_camera::passwords::hash(OTHER_PASSWORD),
+        password_hash: camkey_passwords::hash(OTHER_PASSWORD),
         role: Role::Operator,
         enabled: true,
     });

@@ -185,7 +185,7 @@ async fn attack_wrong_passwords_from_many_sources_do_not_lock_the_agent_out() {
             "agent",
             "--password-stdin",
         ],
-        "ann's long passphrase\n",
+        "tulip-harbor-quietly-42\n",
     );
     assert_eq!(code, 0, "{err}");
     // Attackers on 127.0.0.2..=127.0.0.4 fail ann's password until refused.
@@ -204,14 +204,14 @@ async fn attack_wrong_passwords_from_many_sources_do_not_lock_the_agent_out() {
     // try through now and then (1 s, 2 s, ... apart).
     assert!((10..=16).contains(&failures), "{failures}");
     let first = client_from([127, 0, 0, 2]);
-    let (st, retry) = staff_login(&v, &first, "ann", "ann's long passphrase").await;
+    let (st, retry) = staff_login(&v, &first, "ann", "tulip-harbor-quietly-42").await;
     assert_eq!(st, 429, "the attacker's own source stays locked");
     assert!(retry.unwrap() > 60);
     // The real agent, elsewhere, waits at most 30 s (here about a second) and gets in.
     let agent = client_from([127, 0, 0, 9]);
     let start = Instant::now();
     loop {
-        match staff_login(&v, &agent, "ann", "ann's long passphrase").await {
+        match staff_login(&v, &agent, "ann", "tulip-harbor-quietly-42").await {
             (200, _) => break,
             (429, Some(secs)) => {
                 assert!(secs <= 30, "{secs}");
