@@ -28,7 +28,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+
+#[cfg(doc)]
+use camkey_web::client::source_key;
 
 /// The knobs.
 #[derive(Debug, Clone, Copy)]
@@ -111,22 +113,8 @@ pub enum Guesser {
     /// A client that proved itself before (a valid device cookie of the account, or a live
     /// session): its id, limited on its own.
     Trusted(String),
-    /// Anyone else: its [`source_key`].
+    /// Anyone else: its [`source_key`] (the address, an IPv6 one by its /64).
     Untrusted(String),
-}
-
-/// The source part of a key: the address for IPv4, the /64 for IPv6 (one host owns a /64).
-pub fn source_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
 }
 
 /// The account part of a key for a user name that is no account: the name itself (a
@@ -320,6 +308,8 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use camkey_web::client::source_key;
+    use std::net::IpAddr;
 
     const P: Policy = Policy {
         per_source_max: 5,

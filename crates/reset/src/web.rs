@@ -10,12 +10,12 @@ use crate::service::ResetService;
 use crate::texts::Outcome;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use camkey_web::client::Client;
-use camkey_web::render::render;
+use camkey_web::render::{asset, render};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,23 +30,12 @@ pub fn routes() -> Router<ResetService> {
         .route("/api/reset-requests", post(reset_api))
         .route(
             "/static/reset.js",
-            get(|| static_file("text/javascript", include_str!("../static/reset.js"))),
+            asset("text/javascript", include_str!("../static/reset.js")),
         )
         .route(
             "/static/vendor.css",
-            get(|| static_file("text/css", include_str!("../static/vendor.css"))),
+            asset("text/css", include_str!("../static/vendor.css")),
         )
-}
-
-async fn static_file(kind: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[derive(Template)]

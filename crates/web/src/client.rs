@@ -1,11 +1,13 @@
-//! Who the client is: the address every per-source limit counts, computed once per request.
+//! Who the client is: the address every per-source limit counts, computed once per request
+//! by [`layer`] and read by the [`Client`] extractor; and [`source_key`], the key such
+//! limits count (the camera's as well as the vendor's).
 //!
 //! Without trusted proxies it is the TCP peer, and `Forwarded` / `X-Forwarded-For` are
-//! ignored: anyone can write them. Behind a TLS-terminating proxy (`--trusted-proxy ADDR`,
-//! an address or a CIDR network, repeatable), the peer is the proxy, so for a request whose
-//! peer is a trusted proxy the client is read from the chain of addresses the proxies
-//! appended: the **right-most address that is not a trusted proxy**. The left-most one is
-//! whatever the client wrote and is never believed.
+//! ignored: anyone can write them. Behind a TLS-terminating proxy (the vendor's
+//! `--trusted-proxy ADDR`, an address or a CIDR network, repeatable), the peer is the
+//! proxy, so for a request whose peer is a trusted proxy the client is read from the chain
+//! of addresses the proxies appended: the **right-most address that is not a trusted
+//! proxy**. The left-most one is whatever the client wrote and is never believed.
 //!
 //! - `Forwarded` (RFC 7239): every header line, every element, its `for=` parameter: a bare
 //!   IPv4 address, `"192.0.2.1:4711"`, `"[2001:db8::1]"`, `"[2001:db8::1]:4711"`.

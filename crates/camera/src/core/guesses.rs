@@ -39,11 +39,11 @@ impl Core {
                 }
             }
             (Some(_), Proof::Session) => {
-                return Guesser::Trusted(format!("s{}", limits::source_key(source)));
+                return Guesser::Trusted(format!("s{}", camkey_web::client::source_key(source)));
             }
             _ => {}
         }
-        Guesser::Untrusted(limits::source_key(source))
+        Guesser::Untrusted(camkey_web::client::source_key(source))
     }
 
     /// Verifies `user`'s password with the limits of S4; on success returns the account.
@@ -142,7 +142,7 @@ impl Core {
         event: &str,
     ) -> Result<Option<RetryAfter>, CoreError> {
         let p = self.config.limits;
-        let src = limits::source_key(source);
+        let src = camkey_web::client::source_key(source);
         let now = self.clock.elapsed_ms();
         let e = self.entry(
             &g.state,
@@ -184,7 +184,11 @@ impl Core {
     ) -> Result<(), CoreError> {
         g.state
             .limits
-            .check_source(scope, &limits::source_key(source), self.clock.elapsed_ms())
+            .check_source(
+                scope,
+                &camkey_web::client::source_key(source),
+                self.clock.elapsed_ms(),
+            )
             .map_err(CoreError::RateLimited)
     }
 

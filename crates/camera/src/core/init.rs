@@ -7,7 +7,7 @@ use super::*;
 impl Core {
     /// `POST /init`.
     pub async fn init(&self, req: InitRequest, source: Source) -> Result<(), CoreError> {
-        let src = limits::source_key(source);
+        let src = camkey_web::client::source_key(source);
         {
             let mut g = self.lock();
             if g.state.initialized() {

@@ -379,7 +379,7 @@ impl Core {
                     let mut next = g.state.clone();
                     next.email_codes.remove(i);
                     next.limits
-                        .succeed_source(SCOPE_EMAIL, &limits::source_key(source));
+                        .succeed_source(SCOPE_EMAIL, &camkey_web::client::source_key(source));
                     self.commit(&mut g, next)?;
                 }
                 Some(_) => return Err(CoreError::CodeExpired),

@@ -215,7 +215,7 @@ impl Core {
             let mut next = g.state.clone();
             next.challenges.remove(i);
             next.limits
-                .succeed_source(SCOPE_QR, &limits::source_key(source));
+                .succeed_source(SCOPE_QR, &camkey_web::client::source_key(source));
             self.commit(&mut g, next)?;
         }
         self.finish_recovery("QR code and vendor security code", new_password, source)

@@ -1,6 +1,6 @@
 //! The camera's REST API (docs/design.md §4), JSON under `/api`.
 
-use super::error::ApiError;
+use super::error::{self, ApiError};
 use super::json::ApiJson;
 use super::{
     AppState, Authed, device_cookie, device_set_cookie, session_clear_cookie, session_set_cookie,
@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/questions", post(set_questions))
         .route("/settings/smtp", post(set_smtp))
         .route("/settings/smtp/test", post(test_mail))
-        .fallback(|| async { ApiError::not_found() })
+        .fallback(|| async { error::not_found() })
 }
 
 async fn device(State(st): State<AppState>) -> Json<DeviceInfo> {

@@ -1,83 +1,60 @@
-//! One error type for the HTTP layer: every refusal becomes `{"error": {"code", "message"}}`
-//! with the right status (and `Retry-After` on 429), or the same words on an HTML page.
-//! Messages say what to do next, in plain words; internal causes are logged, not shown.
+//! The camera's refusals: every one becomes `{"error": {"code", "message"}}` with the right
+//! status (and `Retry-After` on 429) as a [`camkey_web::error::WebError`], or the same words
+//! on an HTML page. Messages say what to do next, in plain words; internal causes are
+//! logged, not shown.
 
 use crate::core::CoreError;
 use crate::limits::RetryAfter;
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use camkey_proto::api::{ErrorBody, ErrorDetail};
+use axum::http::StatusCode;
 
-/// An error answer.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Machine-readable code.
-    pub code: &'static str,
-    /// What to do next.
-    pub message: String,
-    /// Seconds to wait, for 429.
-    pub retry_after: Option<u64>,
+/// An error answer: the shared web error, in the camera's words.
+pub type ApiError = camkey_web::error::WebError;
+
+/// 403: the camera must be initialized first.
+pub fn not_initialized() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "not_initialized",
+        "This camera is not initialized yet: initialize this camera first. Open its web page and follow the setup guide (or run `camkey init`) to choose an admin password.",
+    )
 }
 
-impl ApiError {
-    /// An error with a status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
+/// 401: no live session.
+pub fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Sign in first: your session has ended or was never started.",
+    )
+}
 
-    /// 403: the camera must be initialized first.
-    pub fn not_initialized() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "not_initialized",
-            "This camera is not initialized yet: initialize this camera first. Open its web page and follow the setup guide (or run `camkey init`) to choose an admin password.",
-        )
-    }
+/// 403: a request from another site.
+pub fn cross_site() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "cross_site_request",
+        "This request came from another web site and was refused. Open the camera's own page and try again.",
+    )
+}
 
-    /// 401: no live session.
-    pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Sign in first: your session has ended or was never started.",
-        )
-    }
+/// 404.
+pub fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is nothing at this address on the camera.",
+    )
+}
 
-    /// 403: a request from another site.
-    pub fn cross_site() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "cross_site_request",
-            "This request came from another web site and was refused. Open the camera's own page and try again.",
-        )
-    }
-
-    /// 404.
-    pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "There is nothing at this address on the camera.",
-        )
-    }
-
-    /// 500 with the cause logged, not shown.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!("internal error: {cause}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "The camera could not complete this. Nothing was changed; try again, and if it keeps failing, restart the camera.",
-        )
-    }
+/// 500 with the cause logged, not shown.
+pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!("internal error: {cause}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "The camera could not complete this. Nothing was changed; try again, and if it keeps failing, restart the camera.",
+    )
 }
 
 /// "in 5 minutes", "in 40 seconds".
@@ -97,7 +74,7 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         use StatusCode as S;
         match e {
-            CoreError::NotInitialized => ApiError::not_initialized(),
+            CoreError::NotInitialized => not_initialized(),
             CoreError::AlreadyInitialized => ApiError::new(
                 S::CONFLICT,
                 "already_initialized",
@@ -162,7 +139,7 @@ impl From<CoreError> for ApiError {
                     },
                 )
             },
-            CoreError::Store(e) => ApiError::internal(&e),
+            CoreError::Store(e) => internal(&e),
             CoreError::MethodUnavailable(m) => ApiError::new(S::CONFLICT, "method_unavailable", m),
             CoreError::WrongAnswers { locked } => with_lock(
                 ApiError::new(
@@ -212,48 +189,46 @@ impl From<CoreError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        use StatusCode as S;
-        match r {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                S::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send JSON with the header Content-Type: application/json.",
+/// A JSON body the API could not read.
+pub fn json_rejection(r: JsonRejection) -> ApiError {
+    use StatusCode as S;
+    match r {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send JSON with the header Content-Type: application/json.",
+        ),
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            S::BAD_REQUEST,
+            "malformed_json",
+            "The request body is not valid JSON (or not UTF-8). Nothing was changed.",
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            S::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!(
+                "The request does not have the expected fields: {}",
+                short(&e.body_text())
             ),
-            JsonRejection::JsonSyntaxError(_) => ApiError::new(
-                S::BAD_REQUEST,
-                "malformed_json",
-                "The request body is not valid JSON (or not UTF-8). Nothing was changed.",
-            ),
-            JsonRejection::JsonDataError(e) => ApiError::new(
-                S::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                format!(
-                    "The request does not have the expected fields: {}",
-                    short(&e.body_text())
-                ),
-            ),
-            JsonRejection::BytesRejection(_) => too_large(),
-            other => ApiError::new(
-                other.status(),
-                "bad_request",
-                "The request could not be read. Nothing was changed.",
-            ),
-        }
+        ),
+        JsonRejection::BytesRejection(_) => too_large(),
+        other => ApiError::new(
+            other.status(),
+            "bad_request",
+            "The request could not be read. Nothing was changed.",
+        ),
     }
 }
 
-impl From<FormRejection> for ApiError {
-    fn from(r: FormRejection) -> Self {
-        match r {
-            FormRejection::BytesRejection(_) => too_large(),
-            _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_form",
-                "The form could not be read. Reload the page and try again.",
-            ),
-        }
+/// A form the pages could not read.
+pub fn form_rejection(r: FormRejection) -> ApiError {
+    match r {
+        FormRejection::BytesRejection(_) => too_large(),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_form",
+            "The form could not be read. Reload the page and try again.",
+        ),
     }
 }
 
@@ -282,22 +257,4 @@ fn too_large() -> ApiError {
 fn short(s: &str) -> String {
     let s = s.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
     s.chars().take(160).collect()
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.into(),
-                message: self.message,
-            },
-        };
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after
-            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
-        {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        resp
-    }
 }

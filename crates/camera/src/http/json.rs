@@ -1,6 +1,6 @@
 //! Extractors whose refusals are [`ApiError`]s: JSON for the API, forms for the pages.
 
-use super::error::ApiError;
+use super::error::{self, ApiError};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
@@ -14,7 +14,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|axum::Json(v)| ApiJson(v))
-            .map_err(ApiError::from)
+            .map_err(error::json_rejection)
     }
 }
 
@@ -28,6 +28,6 @@ impl<T: DeserializeOwned> FromRequest<super::AppState> for WebForm<T> {
         axum::Form::<T>::from_request(req, state)
             .await
             .map(|axum::Form(v)| WebForm(v))
-            .map_err(|r| super::web::PageError::new(&state.core, ApiError::from(r)))
+            .map_err(|r| super::web::PageError::new(&state.core, error::form_rejection(r)))
     }
 }

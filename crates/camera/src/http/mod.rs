@@ -1,32 +1,44 @@
 //! The camera's HTTPS front: the web pages for owners and the REST API (docs/design.md §4), plus
-//! the plain-HTTP listener that only redirects.
+//! the plain-HTTP listener that only redirects. Headers, the cross-site rule, cookies and
+//! the JSON error shape are the shared web layer's ([`camkey_web`]).
 //!
 //! # Layout
-//! - [`error`]: the one error type and its JSON shape.
+//! - [`error`]: the camera's refusals and their words.
 //! - [`json`]: extractors that refuse bad bodies with that shape.
 //! - [`api`]: the JSON API under `/api`.
-//! - [`web`]: the HTML pages (askama templates in `templates/`).
-//! - [`pages_recovery`]: the "Forgot password?" pages and the recovery settings page.
+//! - [`web`]: the pages' frame (chrome, error pages, the signed-in account), the start,
+//!   audit and help pages, and the static files (askama templates in `templates/`).
+//! - [`pages_setup`]: the setup guide (initialization as a form).
+//! - [`pages_account`]: sign-in, sign-out and the password change.
+//! - [`pages_recovery`]: the "Forgot password?" pages.
+//! - [`pages_settings`]: the recovery settings page (address, questions, mail server).
 //! - [`plain`]: the plain-HTTP listener: redirects to the camera's own HTTPS address and
 //!   refuses anything that could carry a password.
 //!
-//! Layers applied to every HTTPS request, outermost first: security headers, a body
-//! limit, the cross-site check (Origin / Sec-Fetch-Site on every state-changing request),
-//! then the initialization gate (S8: uninitialized means nothing but setup).
+//! Layers applied to every HTTPS request, outermost first: security headers
+//! ([`camkey_web::headers`], with HSTS), a body limit, the cross-site check
+//! ([`camkey_web::origin`] with [`ORIGIN`]), then the initialization gate (S8:
+//! uninitialized means nothing but setup).
 
 pub mod api;
 pub mod error;
 pub mod json;
+pub mod pages_account;
 pub mod pages_recovery;
+pub mod pages_settings;
+pub mod pages_setup;
 pub mod plain;
 pub mod web;
 
 use crate::core::Core;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use camkey_web::cookies::{self, Transport};
+use camkey_web::headers::{self, SecurityHeaders};
+use camkey_web::origin::OriginRule;
 use error::ApiError;
 use std::sync::Arc;
 
@@ -34,6 +46,9 @@ use std::sync::Arc;
 pub const MAX_BODY: usize = 64 * 1024;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "camkey_session";
+/// The camera's same-origin rule: HTTPS only, and the session cookie is its one ambient
+/// credential (the device cookie grants nothing).
+pub const ORIGIN: OriginRule = OriginRule::https(&[SESSION_COOKIE]);
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -47,7 +62,10 @@ pub fn app(core: Arc<Core>) -> Router {
     let state = AppState { core };
     Router::new()
         .nest("/api", api::routes())
+        .merge(pages_setup::routes())
+        .merge(pages_account::routes())
         .merge(pages_recovery::routes())
+        .merge(pages_settings::routes())
         .merge(web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), init_gate))
         .layer(middleware::from_fn_with_state(
@@ -55,7 +73,10 @@ pub fn app(core: Arc<Core>) -> Router {
             cross_site_check,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            SecurityHeaders::HTTPS,
+            headers::layer,
+        ))
         .with_state(state)
 }
 
@@ -70,116 +91,47 @@ async fn init_gate(State(st): State<AppState>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     }
     if req.uri().path().starts_with("/api/") {
-        ApiError::not_initialized().into_response()
+        error::not_initialized().into_response()
     } else {
-        web::PageError::new(&st.core, ApiError::not_initialized()).into_response()
-    }
-}
-
-/// Whether a state-changing request comes from the camera's own pages.
-fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site")
-        && !matches!(site.as_bytes(), b"same-origin" | b"none")
-    {
-        return false;
-    }
-    match headers.get(header::ORIGIN) {
-        Some(origin) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            origin.to_str().ok() == Some(format!("https://{host}").as_str()) && !host.is_empty()
-        }
-        // Browsers send Origin with every POST; without it, only requests that carry no
-        // ambient credential (API clients with a bearer token, or none) may proceed.
-        None => session_cookie(headers).is_none(),
+        web::PageError::new(&st.core, error::not_initialized()).into_response()
     }
 }
 
 async fn cross_site_check(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || same_origin(req.headers()) {
+    if ORIGIN.allows(req.method(), req.headers()) {
         return next.run(req).await;
     }
     if req.uri().path().starts_with("/api/") {
-        ApiError::cross_site().into_response()
+        error::cross_site().into_response()
     } else {
-        web::PageError::new(&st.core, ApiError::cross_site()).into_response()
+        web::PageError::new(&st.core, error::cross_site()).into_response()
     }
-}
-
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
-        h.insert(k, HeaderValue::from_static(v));
-    };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    );
-    set(h, "x-frame-options", "DENY");
-    set(h, "x-content-type-options", "nosniff");
-    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null`
-    // even on the camera's own forms, and the cross-site check would refuse them.
-    set(h, "referrer-policy", "same-origin");
-    set(h, "cross-origin-opener-policy", "same-origin");
-    set(h, "cross-origin-resource-policy", "same-origin");
-    set(
-        h,
-        "permissions-policy",
-        "camera=(), microphone=(), geolocation=()",
-    );
-    set(h, "strict-transport-security", "max-age=31536000");
-    if !h.contains_key(header::CACHE_CONTROL) {
-        set(h, "cache-control", "no-store");
-    }
-    resp
-}
-
-/// The value of the cookie `name`, if any.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// The session token in the cookie, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, SESSION_COOKIE)
+    cookies::get(headers, SESSION_COOKIE)
 }
 
 /// The device cookie ([`crate::device_cookies`]), if any: browsers send it back by
 /// themselves, API clients keep it in a cookie store (or send it by hand).
 pub fn device_cookie(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, crate::device_cookies::COOKIE)
+    cookies::get(headers, crate::device_cookies::COOKIE)
 }
 
 /// The cookie that keeps a device cookie for a year.
 pub fn device_set_cookie(value: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+    cookies::set_cookie(
         crate::device_cookies::COOKIE,
-        crate::device_cookies::MAX_AGE_SECS
-    ))
-    .ok()
+        value,
+        crate::device_cookies::MAX_AGE_SECS,
+        Transport::Https,
+    )
 }
 
 /// The token of a request: `Authorization: Bearer`, else the cookie.
 pub fn request_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .or_else(|| session_cookie(headers))
+    cookies::bearer(headers).or_else(|| session_cookie(headers))
 }
 
 /// A signed-in account, from a live session.
@@ -194,8 +146,8 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        let token = request_token(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let user = st.core.session(token).ok_or_else(ApiError::unauthorized)?;
+        let token = request_token(&parts.headers).ok_or_else(error::unauthorized)?;
+        let user = st.core.session(token).ok_or_else(error::unauthorized)?;
         Ok(Authed {
             user,
             token: token.to_string(),
@@ -205,17 +157,17 @@ impl FromRequestParts<AppState> for Authed {
 
 /// The cookie that carries a session.
 pub fn session_set_cookie(token: &str, max_age: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("camkey_session=; Path=/; Max-Age=0"))
+    cookies::set_cookie(SESSION_COOKIE, token, max_age, Transport::Https)
+        .unwrap_or_else(|| HeaderValue::from_static("camkey_session=; Path=/; Max-Age=0"))
 }
 
 /// The cookie that ends a session in the browser.
 pub fn session_clear_cookie() -> HeaderValue {
-    HeaderValue::from_static(
-        "camkey_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-    )
+    cookies::clear_cookie(SESSION_COOKIE, Transport::Https).unwrap_or_else(|| {
+        HeaderValue::from_static(
+            "camkey_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        )
+    })
 }
 
 #[cfg(test)]
@@ -232,6 +184,7 @@ mod tests {
 
     #[test]
     fn origin_rules() {
+        let same_origin = |h: &HeaderMap| ORIGIN.same_origin(h);
         assert!(same_origin(&headers(&[
             ("host", "10.0.0.5"),
             ("origin", "https://10.0.0.5")
