@@ -41,30 +41,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Creates the database file at `path` 0600 if it is missing, so that SQLite (which would
-/// make it 0644 less the umask) finds it and gives its `-wal` and `-shm` the same mode. A database, WAL or shared-memory file left more open by an older version is made
-/// 0600: it holds what the database holds.
-pub fn create_private_db(path: &Path) -> std::io::Result<()> {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = PathBuf::from(path).into_os_string();
-        p.push(suffix);
-        if let Ok(m) = std::fs::metadata(&p)
-            && m.permissions().mode() & 0o077 != 0
-        {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
-}
+pub use camkey_outbox::sqlite::create_private_db;
 
 #[cfg(test)]
 mod file_modes {

@@ -41,7 +41,7 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         // 0600 before SQLite opens it, and its -wal and -shm with it: staff password hashes,
         // sessions, orders and cases are private.
-        camkey_signer::store::create_private_db(path)?;
+        camkey_outbox::sqlite::create_private_db(path)?;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
