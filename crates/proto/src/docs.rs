@@ -198,7 +198,6 @@ mod layout {
     const BEING_SPLIT: &[&str] = &[
         "camera/src/http/pages_recovery.rs",
         "camera/src/http/web.rs",
-        "desk/src/portal.rs",
     ];
 
     #[test]
