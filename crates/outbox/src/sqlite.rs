@@ -204,31 +204,6 @@ impl SqliteOutbox {
     }
 
     /// A mail's state (`pending`, `sent`, `failed`).
-    /// Creates a database file (the signer's, the front end's) at `path` 0600 if it is missing, so that SQLite (which would
-    /// make it 0644 less the umask) finds it and gives its `-wal` and `-shm` the same mode. A database, WAL or shared-memory file left more open by an older version is made
-    /// 0600: it holds what the database holds.
-    pub fn create_private_db(path: &Path) -> std::io::Result<()> {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = PathBuf::from(path).into_os_string();
-            p.push(suffix);
-            if let Ok(m) = std::fs::metadata(&p)
-                && m.permissions().mode() & 0o077 != 0
-            {
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
-            }
-        }
-        Ok(())
-    }
-
     #[cfg(test)]
     pub(crate) async fn state(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
@@ -316,6 +291,32 @@ impl Queue for SqliteOutbox {
     fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move { Ok(self.checkpoint().await?) })
     }
+}
+
+/// Creates a database file (the signer's, the front end's) at `path` 0600 if it is
+/// missing, so that SQLite (which would make it 0644 less the umask) finds it and gives its
+/// `-wal` and `-shm` the same mode. A database, WAL or shared-memory file left more open by
+/// an older version is made 0600: it holds what the database holds.
+pub fn create_private_db(path: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = PathBuf::from(path).into_os_string();
+        p.push(suffix);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{FromRow, Row, migrate::Migrator};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 /// The signer's own migrations, then the outbox's (names only: no room for a code).
@@ -46,6 +45,7 @@ pub use camkey_outbox::sqlite::create_private_db;
 #[cfg(test)]
 mod file_modes {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode(p: &str) -> u32 {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
