@@ -1,6 +1,7 @@
 //! The reset request, whichever way it came (the web page or the reset mailbox): read the
 //! challenge, ask the signer to mail the code, and answer with a fixed text.
 
+use crate::limits::ResetLimits;
 use crate::texts::Outcome;
 use camkey_proto::challenge;
 use camkey_proto::clock::Clock;
@@ -8,12 +9,6 @@ use camkey_signer::SignerClient;
 use camkey_signer::protocol::{ErrorCode, Request, Response};
 use camkey_store::{MailQueue, ResetCase, ResetRecord, ResetStore};
 use std::sync::Arc;
-
-/// Readable requests one requester (a [source key](camkey_web::client::source_key), or a
-/// lower-cased sender address) may make in [`WINDOW_MS`]; unreadable ones do not count.
-pub const PER_REQUESTER: i64 = 10;
-/// The window of [`PER_REQUESTER`].
-pub const WINDOW_MS: i64 = 10 * 60_000;
 
 /// What the reset service stores: its requests (and the cases they open), and the
 /// mailbox's replies.
@@ -32,6 +27,8 @@ pub struct ResetService {
     pub clock: Arc<dyn Clock>,
     /// The support desk's address, for the factory-address answer.
     pub support_address: String,
+    /// Its rate limits (and the reset mailbox's, which answers through this service).
+    pub limits: ResetLimits,
 }
 
 impl ResetService {
@@ -70,8 +67,13 @@ impl ResetService {
         if challenge::parse(text).is_err() {
             return (Outcome::Unreadable, None);
         }
-        match self.store.resets_since(requester, now - WINDOW_MS).await {
-            Ok(n) if n >= PER_REQUESTER => return (Outcome::Limit, None),
+        let limits = &self.limits;
+        match self
+            .store
+            .resets_since(requester, now - limits.window_ms)
+            .await
+        {
+            Ok(n) if n >= limits.per_requester => return (Outcome::Limit, None),
             Ok(_) => {}
             Err(e) => {
                 tracing::error!("{e}");
