@@ -279,6 +279,7 @@ fn vendor_serve(a: ServeArgs) -> Result<()> {
             (DmarcMode::On, None) => camkey_front::Dmarc::System,
             (DmarcMode::On, Some(dns)) => camkey_front::Dmarc::Resolver(dns),
         },
+        limits: camkey_front::Limits::default(),
     };
     runtime()?.block_on(async move {
         let listeners = camkey_front::Listeners {

@@ -5,8 +5,8 @@
 //! A case is opened by a reset request for a camera with the factory recovery address
 //! (one case per challenge), by the Tech Support Form, or by staff. Every change is one
 //! row in the audit log (who, when, what), which is also the case's history. Requesters
-//! get fixed texts only ([`crate::mails::CaseMail`]), at most [`MAILS_PER_RECIPIENT`] an
-//! hour each, through the front end's durable outbox.
+//! get fixed texts only ([`crate::mails::CaseMail`]), at most
+//! [`DeskLimits::mails_per_recipient`] an hour each, through the front end's durable outbox.
 //!
 //! Releasing a code never passes a code through this process (S1): the desk sends the
 //! case's challenge and the order number the agent names to the signer, which checks the
@@ -19,6 +19,7 @@
 //! the reset button, or factory service on models without one); the signer refuses such
 //! a release too ([`ErrorCode::OwnerAddress`]).
 
+use crate::limits::DeskLimits;
 use crate::mails::CaseMail;
 use crate::orders::{Warranty, warranty};
 use crate::requests::{Checked, SupportRequest, check, check_text, invalid};
@@ -36,11 +37,6 @@ use std::sync::Arc;
 
 pub use crate::requests::MAX_TEXT;
 pub use camkey_store::{Case, Event, Kind, Reason, State};
-
-/// Mails one requester may get from the desk in an hour.
-pub const MAILS_PER_RECIPIENT: i64 = 5;
-/// Support requests one source (IP) may file in 10 minutes.
-pub const REQUESTS_PER_SOURCE: i64 = 5;
 
 /// What the desk stores: cases and their audit trail, staff and their sessions, the
 /// orders, and its mails.
@@ -133,6 +129,8 @@ pub struct Desk {
     pub support_address: String,
     /// Wakes the outbox worker.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Its rate limits.
+    pub limits: DeskLimits,
 }
 
 impl Desk {
@@ -147,8 +145,13 @@ impl Desk {
             return;
         };
         let now = self.now();
-        match self.store.mails_to_since(to, now - 3_600_000).await {
-            Ok(n) if n < MAILS_PER_RECIPIENT => {}
+        let limits = &self.limits;
+        match self
+            .store
+            .mails_to_since(to, now - limits.mail_window_ms)
+            .await
+        {
+            Ok(n) if n < limits.mails_per_recipient => {}
             Ok(_) => {
                 tracing::info!("case {}: mail to requester rate-limited", case.id);
                 return;
@@ -193,8 +196,12 @@ impl Desk {
     ) -> Result<i64, DeskError> {
         let c = check(r, false)?;
         let now = self.now();
-        let recent = self.store.cases_from_since(source, now - 600_000).await?;
-        if recent >= REQUESTS_PER_SOURCE {
+        let limits = &self.limits;
+        let recent = self
+            .store
+            .cases_from_since(source, now - limits.request_window_ms)
+            .await?;
+        if recent >= limits.requests_per_source {
             return Err(DeskError::Limited);
         }
         let id = self.create(c, "form", Some(source), "requester").await?;
@@ -401,6 +408,7 @@ mod tests {
             public_url: "http://vendor.example".into(),
             support_address: "support@vendor.example".into(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            limits: DeskLimits::default(),
         }
     }
 
@@ -485,14 +493,17 @@ mod tests {
         // No order on file: a hardware fault cannot be shown to be under warranty.
         assert_eq!(v.fee_applies, Some(true));
         // The requester's own mail is limited per hour; the source's requests too.
-        for _ in 0..REQUESTS_PER_SOURCE - 1 {
+        for _ in 0..d.limits.requests_per_source - 1 {
             d.support_request(&form(), "10.0.0.1").await.unwrap();
         }
         assert!(matches!(
             d.support_request(&form(), "10.0.0.1").await,
             Err(DeskError::Limited)
         ));
-        assert_eq!(mails(&d, "ann@example.com").await, MAILS_PER_RECIPIENT);
+        assert_eq!(
+            mails(&d, "ann@example.com").await,
+            d.limits.mails_per_recipient
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@
 //! # Layout
 //! - [`requests`]: what a requester or staff ask the desk to open, checked field by field.
 //! - [`desk`]: cases: opening, viewing, notes, states, the mails to requesters.
+//! - [`limits`]: the desk's rate limits (mails to requesters, support requests), with
+//!   their defaults.
 //! - [`release`]: releasing a code for a password-reset case, through the signer.
 //! - [`fees`]: the factory-service fee, proposed by staff and approved by the owner.
 //! - [`mails`]: the fixed texts the desk mails to requesters.
@@ -19,6 +21,7 @@
 
 pub mod desk;
 pub mod fees;
+pub mod limits;
 pub mod mails;
 pub mod orders;
 pub mod portal;
@@ -26,6 +29,8 @@ pub mod release;
 pub mod requests;
 pub mod signin;
 pub mod staff;
+
+pub use limits::DeskLimits;
 
 use std::sync::Arc;
 

@@ -1,40 +1,67 @@
 //! Limits on staff sign-in: a wrong password locks the (user name, source) pair that sent
 //! it, never the name for everyone.
 //!
-//! - **Per (name, source)**: [`PAIR_FAILURES`] failures within [`WINDOW_MS`] lock that pair
+//! The numbers are configuration ([`SignInLimitsConfig`]; defaults in brackets, listed in
+//! `docs/vendor.md`, "Limits"):
+//!
+//! - **Per (name, source)**: [`pair_failures`](SignInLimitsConfig::pair_failures) (10)
+//!   failures within [`window_ms`](SignInLimitsConfig::window_ms) (15 min) lock that pair
 //!   until the window ends. Another source is not affected.
-//! - **Per source**: [`SOURCE_FAILURES`] failures, whatever the names, lock the source
-//!   likewise (spraying many names from one place).
-//! - **Per name, from anywhere**: after [`NAME_FREE_FAILURES`] failures the name is only
-//!   *slowed down*: a try must come at least a delay after the previous failure, the delay
-//!   doubling from 1 s up to [`MAX_DELAY_MS`] (30 s). A distributed guesser gets at most
-//!   one try per 30 s; the real agent, on a source of their own, waits at most 30 s and
-//!   gets in. The count ends [`WINDOW_MS`] after the last failure.
+//! - **Per source**: [`source_failures`](SignInLimitsConfig::source_failures) (30)
+//!   failures, whatever the names, lock the source likewise (spraying many names from one
+//!   place).
+//! - **Per name, from anywhere**: after
+//!   [`name_free_failures`](SignInLimitsConfig::name_free_failures) (10) failures the name
+//!   is only *slowed down*: a try must come at least a delay after the previous failure,
+//!   the delay doubling from 1 s up to [`max_delay_ms`](SignInLimitsConfig::max_delay_ms)
+//!   (30 s). A distributed guesser gets at most one try per 30 s; the real agent, on a
+//!   source of their own, waits at most 30 s and gets in. The count ends `window_ms` after
+//!   the last failure.
 //!
 //! Every try is counted as a failure *before* the password is checked (Argon2 takes tens
 //! of milliseconds: parallel tries cannot slip through together) and refunded when it
 //! succeeds. Unknown names count on their own, exactly like known ones, so the answers do
 //! not tell which names exist. Counts run on the elapsed clock, in memory; each table
-//! holds at most [`MAX_ENTRIES`] entries, evicting the least recently used, and sources
-//! are [`camkey_web::client::source_key`]s (IPv6 by /64).
+//! holds at most [`max_entries`](SignInLimitsConfig::max_entries) (10 000) entries,
+//! evicting the least recently used, and sources are
+//! [`camkey_web::client::source_key`]s (IPv6 by /64).
 
 use camkey_proto::clock::Clock;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-/// Failures of one (name, source) pair in [`WINDOW_MS`] before it is locked.
-pub const PAIR_FAILURES: u32 = 10;
-/// Failures of one source, any names, in [`WINDOW_MS`] before it is locked.
-pub const SOURCE_FAILURES: u32 = 30;
-/// Failures of one name, from anywhere, before tries on it are slowed down.
-pub const NAME_FREE_FAILURES: u32 = 10;
-/// The longest delay between tries on a slowed name.
-pub const MAX_DELAY_MS: u64 = 30_000;
-/// How long failures count.
-pub const WINDOW_MS: u64 = 15 * 60_000;
-/// Entries per table at most.
-pub const MAX_ENTRIES: usize = 10_000;
+/// The numbers of the sign-in limits. [`Default`] gives the production values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInLimitsConfig {
+    /// Failures of one (name, source) pair in [`Self::window_ms`] before it is locked.
+    /// Default 10.
+    pub pair_failures: u32,
+    /// Failures of one source, any names, in [`Self::window_ms`] before it is locked.
+    /// Default 30.
+    pub source_failures: u32,
+    /// Failures of one name, from anywhere, before tries on it are slowed down. Default 10.
+    pub name_free_failures: u32,
+    /// The longest delay between tries on a slowed name, in milliseconds. Default 30 s.
+    pub max_delay_ms: u64,
+    /// How long failures count, in milliseconds. Default 15 minutes.
+    pub window_ms: u64,
+    /// Entries per table (pairs, sources, names) at most. Default 10 000.
+    pub max_entries: usize,
+}
+
+impl Default for SignInLimitsConfig {
+    fn default() -> Self {
+        SignInLimitsConfig {
+            pair_failures: 10,
+            source_failures: 30,
+            name_free_failures: 10,
+            max_delay_ms: 30_000,
+            window_ms: 15 * 60_000,
+            max_entries: 10_000,
+        }
+    }
+}
 
 /// Why a sign-in was not tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +112,8 @@ struct NameCount {
     last: u64,
 }
 
-/// A map with at most [`MAX_ENTRIES`] entries, evicting the least recently touched.
+/// A map with at most [`SignInLimitsConfig::max_entries`] entries, evicting the least
+/// recently touched.
 #[derive(Debug)]
 struct Table<K, V> {
     map: HashMap<K, (V, u64)>,
@@ -145,6 +173,7 @@ struct Tables {
 /// The sign-in limits of one front end.
 pub struct SignInLimits {
     clock: Arc<dyn Clock>,
+    config: SignInLimitsConfig,
     tables: Mutex<Tables>,
 }
 
@@ -154,29 +183,34 @@ impl std::fmt::Debug for SignInLimits {
     }
 }
 
-/// The delay after `failures` failures of one name.
-fn delay_ms(failures: u32) -> u64 {
-    if failures < NAME_FREE_FAILURES {
-        return 0;
+impl SignInLimitsConfig {
+    /// The delay after `failures` failures of one name.
+    fn delay_ms(&self, failures: u32) -> u64 {
+        if failures < self.name_free_failures {
+            return 0;
+        }
+        let doublings = (failures - self.name_free_failures).min(16);
+        (1000u64 << doublings).min(self.max_delay_ms)
     }
-    let doublings = (failures - NAME_FREE_FAILURES).min(16);
-    (1000u64 << doublings).min(MAX_DELAY_MS)
-}
 
-fn window_left(w: &Window, now: u64) -> Option<u64> {
-    let end = w.start.saturating_add(WINDOW_MS);
-    (now < end).then(|| end - now)
+    fn window_left(&self, w: &Window, now: u64) -> Option<u64> {
+        let end = w.start.saturating_add(self.window_ms);
+        (now < end).then(|| end - now)
+    }
 }
 
 impl SignInLimits {
-    /// Limits on `clock`'s elapsed time.
+    /// Limits on `clock`'s elapsed time, with the default numbers.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self::with_capacity(clock, MAX_ENTRIES)
+        Self::with_config(clock, SignInLimitsConfig::default())
     }
 
-    fn with_capacity(clock: Arc<dyn Clock>, max: usize) -> Self {
+    /// Limits on `clock`'s elapsed time, with these numbers.
+    pub fn with_config(clock: Arc<dyn Clock>, config: SignInLimitsConfig) -> Self {
+        let max = config.max_entries;
         SignInLimits {
             clock,
+            config,
             tables: Mutex::new(Tables {
                 pairs: Table::new(max),
                 sources: Table::new(max),
@@ -194,19 +228,20 @@ impl SignInLimits {
         let pair = (name.clone(), source.clone());
         let mut guard = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         let t = &mut *guard;
+        let c = &self.config;
         let locked = |w: Option<&Window>, max: u32| {
             w.filter(|w| w.failures >= max)
-                .and_then(|w| window_left(w, now))
+                .and_then(|w| c.window_left(w, now))
         };
-        if let Some(ms) = locked(t.pairs.get(&pair), PAIR_FAILURES)
-            .or_else(|| locked(t.sources.get(&source), SOURCE_FAILURES))
+        if let Some(ms) = locked(t.pairs.get(&pair), c.pair_failures)
+            .or_else(|| locked(t.sources.get(&source), c.source_failures))
         {
             return Err(Refusal::Locked { retry_after_ms: ms });
         }
         if let Some(n) = t.names.get(&name)
-            && now.saturating_sub(n.last) < WINDOW_MS
+            && now.saturating_sub(n.last) < c.window_ms
         {
-            let next = n.last.saturating_add(delay_ms(n.failures));
+            let next = n.last.saturating_add(c.delay_ms(n.failures));
             if now < next {
                 return Err(Refusal::SlowDown {
                     retry_after_ms: next - now,
@@ -223,7 +258,7 @@ impl SignInLimits {
                 failures: 0,
             }),
         ] {
-            if window_left(w, now).is_none() {
+            if c.window_left(w, now).is_none() {
                 *w = Window {
                     start: now,
                     failures: 0,
@@ -235,7 +270,7 @@ impl SignInLimits {
             failures: 0,
             last: now,
         });
-        if now.saturating_sub(n.last) >= WINDOW_MS {
+        if now.saturating_sub(n.last) >= c.window_ms {
             n.failures = 0;
         }
         n.failures = n.failures.saturating_add(1);
@@ -270,6 +305,34 @@ impl SignInLimits {
 mod tests {
     use super::*;
     use camkey_proto::clock::ManualClock;
+
+    // The defaults: the tests hold for the production numbers.
+    const PAIR_FAILURES: u32 = 10;
+    const SOURCE_FAILURES: u32 = 30;
+    const NAME_FREE_FAILURES: u32 = 10;
+    const MAX_DELAY_MS: u64 = 30_000;
+    const WINDOW_MS: u64 = 15 * 60_000;
+
+    #[test]
+    fn the_tests_use_the_defaults() {
+        let d = SignInLimitsConfig::default();
+        assert_eq!(
+            (
+                d.pair_failures,
+                d.source_failures,
+                d.name_free_failures,
+                d.max_delay_ms,
+                d.window_ms
+            ),
+            (
+                PAIR_FAILURES,
+                SOURCE_FAILURES,
+                NAME_FREE_FAILURES,
+                MAX_DELAY_MS,
+                WINDOW_MS
+            )
+        );
+    }
 
     fn limits() -> (SignInLimits, ManualClock) {
         let clock = ManualClock::new(1_790_000_000_000);
@@ -358,7 +421,11 @@ mod tests {
     #[test]
     fn tables_are_bounded_evicting_the_oldest() {
         let clock = ManualClock::new(0);
-        let l = SignInLimits::with_capacity(Arc::new(clock.clone()), 64);
+        let config = SignInLimitsConfig {
+            max_entries: 64,
+            ..SignInLimitsConfig::default()
+        };
+        let l = SignInLimits::with_config(Arc::new(clock.clone()), config);
         for i in 0..1000 {
             let _ = l.begin(&format!("n{i}"), &format!("s{i}"));
             clock.advance(1);

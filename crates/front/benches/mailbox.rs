@@ -91,6 +91,7 @@ async fn run() {
         // exempt from the per-address session cap.
         xforward_from: vec![std::net::Ipv4Addr::LOCALHOST.into()],
         trusted_proxies: Vec::new(),
+        limits: camkey_front::Limits::default(),
     };
     tokio::spawn(camkey_front::serve(
         config,

@@ -7,6 +7,9 @@
 //! socket, and the signer mails the code to the address sealed in the challenge.
 //!
 //! This crate only wires the parts together ([`serve`]); each part is its own crate.
+//!
+//! # Layout
+//! - [`limits`]: every rate limit of the front end, with its default ([`Limits`]).
 
 use camkey_desk::{desk, signin};
 use camkey_proto::clock::Clock;
@@ -19,14 +22,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Concurrent SMTP sessions of the reset mailbox from one client address (IPv6: /64).
-pub const MAILBOX_SESSIONS_PER_CLIENT: usize = 5;
-/// `NOOP`/`RSET`/`VRFY`/`HELP` in one mailbox session between two messages.
-pub const MAILBOX_IDLE_COMMANDS: usize = 20;
-/// The longest a mailbox session may wait for a command (Postfix under stress: 10 s).
-pub const MAILBOX_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-/// The longest a mailbox session may last.
-pub const MAILBOX_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+pub mod limits;
+
+pub use limits::{Limits, MailboxLimits};
 
 /// How to run the front end.
 #[derive(Debug, Clone)]
@@ -51,6 +49,8 @@ pub struct VendorConfig {
     /// TLS-terminating proxies whose `Forwarded` / `X-Forwarded-For` name the web client
     /// ([`client`]); empty: the TCP peer is the client.
     pub trusted_proxies: Vec<client::ProxyNet>,
+    /// The rate limits ([`Limits::default`]: the documented production values).
+    pub limits: Limits,
 }
 
 /// Whether and how the reset mailbox checks its requesters' DMARC alignment.
@@ -96,6 +96,7 @@ fn service(
         store,
         clock,
         support_address: config.support_address.clone(),
+        limits: config.limits.reset,
     }
 }
 
@@ -123,10 +124,11 @@ pub async fn serve(
         // Facing the Internet: a few sessions per client address (the front MTAs allowed
         // XFORWARD are exempt), a few NOOP/RSET per message, a short idle time and a
         // bounded session, so one host cannot hold the mailbox.
-        smtp.max_sessions_per_client = MAILBOX_SESSIONS_PER_CLIENT;
-        smtp.max_idle_commands = MAILBOX_IDLE_COMMANDS;
-        smtp.command_timeout = MAILBOX_IDLE_TIMEOUT;
-        smtp.session_timeout = MAILBOX_SESSION_TIMEOUT;
+        let limits = &config.limits.mailbox;
+        smtp.max_sessions_per_client = limits.sessions_per_client;
+        smtp.max_idle_commands = limits.idle_commands;
+        smtp.command_timeout = limits.idle_timeout;
+        smtp.session_timeout = limits.session_timeout;
         smtp.xforward_from = config.xforward_from.clone();
         let sink = Arc::new(mailbox::ResetMailbox {
             reset: reset.clone(),
@@ -160,10 +162,14 @@ pub async fn serve(
         public_url: config.public_url.trim_end_matches('/').to_string(),
         support_address: config.support_address.clone(),
         wake: wake.clone(),
+        limits: config.limits.desk,
     };
     let desk = camkey_desk::DeskState {
         desk,
-        signin: Arc::new(signin::SignInLimits::new(clock.clone())),
+        signin: Arc::new(signin::SignInLimits::with_config(
+            clock.clone(),
+            config.limits.signin,
+        )),
     };
     let routes = camkey_reset::web::routes()
         .with_state(reset)

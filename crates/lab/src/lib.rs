@@ -397,6 +397,7 @@ impl Lab {
                 // mail server, exempt from the per-address session cap.
                 xforward_from: vec![opts.bind],
                 trusted_proxies: Vec::new(),
+                limits: camkey_front::Limits::default(),
             };
             let listeners = camkey_front::Listeners {
                 http: to_tokio(vendor_http, dir)?,

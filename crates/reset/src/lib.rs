@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`texts`]: the fixed answers (`docs/vendor.md`).
+//! - [`limits`]: the service's and the mailbox's rate limits, with their defaults.
 //! - [`service`]: one reset request, from the web page or the reset mailbox, to the signer.
 //! - [`web`]: the reset page, the reset guides and `POST /api/reset-requests`.
 //! - [`intake`]: finding the challenge in a mail, however a mail client mangled it.
@@ -17,7 +18,10 @@
 
 pub mod dmarc;
 pub mod intake;
+pub mod limits;
 pub mod mailbox;
 pub mod service;
 pub mod texts;
 pub mod web;
+
+pub use limits::ResetLimits;

@@ -12,12 +12,6 @@ use crate::service::ResetService;
 use crate::texts::Outcome;
 use camkey_smtp::{BoxFuture, Envelope, Sink, Verdict};
 
-/// Replies one recipient (the whole address, letter case ignored) may get in
-/// [`REPLY_WINDOW_MS`].
-pub const REPLIES_PER_RECIPIENT: i64 = 3;
-/// The window of [`REPLIES_PER_RECIPIENT`].
-pub const REPLY_WINDOW_MS: i64 = 3_600_000;
-
 /// The reset mailbox.
 pub struct ResetMailbox {
     /// The reset service (shared with the web path).
@@ -104,10 +98,10 @@ impl ResetMailbox {
         match self
             .reset
             .store
-            .mails_to_since(&to, now - REPLY_WINDOW_MS)
+            .mails_to_since(&to, now - self.reset.limits.reply_window_ms)
             .await
         {
-            Ok(n) if n < REPLIES_PER_RECIPIENT => {}
+            Ok(n) if n < self.reset.limits.replies_per_recipient => {}
             Ok(_) => return Verdict::Accept,
             Err(e) => {
                 tracing::error!("{e}");
@@ -161,6 +155,7 @@ mod tests {
             store: store.clone(),
             clock: Arc::new(camkey_proto::clock::ManualClock::new(1_790_000_000_000)),
             support_address: "support@vendor.example".into(),
+            limits: crate::ResetLimits::default(),
         };
         let m = ResetMailbox {
             reset,
@@ -216,6 +211,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_configured_limits_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut m, store) = mailbox(dir.path()).await;
+        assert_eq!(m.reset.limits, crate::ResetLimits::default());
+        m.reset.limits.replies_per_recipient = 1;
+        let mail = b"From: someone@example.org\r\nSubject: help\r\n\r\nhelp\r\n";
+        for _ in 0..3 {
+            assert_eq!(m.handle(&envelope(), mail).await, Verdict::Accept);
+        }
+        assert_eq!(
+            store
+                .mails_to_since("someone@example.org", 0)
+                .await
+                .unwrap(),
+            1
+        );
+    }
+
+    #[tokio::test]
     async fn a_mail_without_a_challenge_gets_the_fixed_text_once_per_limit() {
         let dir = tempfile::tempdir().unwrap();
         let (m, store) = mailbox(dir.path()).await;
@@ -228,7 +242,7 @@ mod tests {
                 .mails_to_since("someone@example.org", 0)
                 .await
                 .unwrap(),
-            REPLIES_PER_RECIPIENT,
+            m.reset.limits.replies_per_recipient,
             "replies are capped"
         );
         // A bounce gets no answer at all.
@@ -353,7 +367,11 @@ mod tests {
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
-        assert_eq!(rows.len() as i64, REPLIES_PER_RECIPIENT, "{rows:?}");
+        assert_eq!(
+            rows.len() as i64,
+            m.reset.limits.replies_per_recipient,
+            "{rows:?}"
+        );
         assert!(
             rows.iter()
                 .all(|(r,)| r.eq_ignore_ascii_case("victim@example.org"))
@@ -368,7 +386,7 @@ mod tests {
         // Counted alike whatever case one asks with.
         assert_eq!(
             store.mails_to_since("VICTIM@example.ORG", 0).await.unwrap(),
-            REPLIES_PER_RECIPIENT
+            m.reset.limits.replies_per_recipient
         );
     }
 

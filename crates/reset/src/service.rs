@@ -7,6 +7,7 @@
 //! factory recovery address, with the challenge's serial and nonce, from which the support
 //! case is opened. The front end never sees a code or an address.
 
+use crate::limits::ResetLimits;
 use crate::texts::Outcome;
 use camkey_proto::challenge;
 use camkey_proto::clock::Clock;
@@ -14,12 +15,6 @@ use camkey_signer::SignerClient;
 use camkey_signer::protocol::{ErrorCode, Request, Response};
 use camkey_store::{MailQueue, ResetCase, ResetRecord, ResetStore};
 use std::sync::Arc;
-
-/// Readable requests one requester (a [source key](camkey_web::client::source_key), or a
-/// lower-cased sender address) may make in [`WINDOW_MS`]; unreadable ones do not count.
-pub const PER_REQUESTER: i64 = 10;
-/// The window of [`PER_REQUESTER`].
-pub const WINDOW_MS: i64 = 10 * 60_000;
 
 /// What the reset service stores: its requests (and the cases they open), and the
 /// mailbox's replies.
@@ -38,6 +33,8 @@ pub struct ResetService {
     pub clock: Arc<dyn Clock>,
     /// The support desk's address, for the factory-address answer.
     pub support_address: String,
+    /// Its rate limits (and the reset mailbox's, which answers through this service).
+    pub limits: ResetLimits,
 }
 
 impl ResetService {
@@ -77,8 +74,13 @@ impl ResetService {
         if challenge::parse(text).is_err() {
             return (Outcome::Unreadable, None);
         }
-        match self.store.resets_since(requester, now - WINDOW_MS).await {
-            Ok(n) if n >= PER_REQUESTER => return (Outcome::Limit, None),
+        let limits = &self.limits;
+        match self
+            .store
+            .resets_since(requester, now - limits.window_ms)
+            .await
+        {
+            Ok(n) if n >= limits.per_requester => return (Outcome::Limit, None),
             Ok(_) => {}
             Err(e) => {
                 tracing::error!("{e}");
@@ -203,6 +205,7 @@ mod tests {
             store: store.clone(),
             clock,
             support_address: "support@vendor.example".into(),
+            limits: crate::ResetLimits::default(),
         };
         Counted {
             service,
@@ -274,7 +277,7 @@ mod tests {
     async fn unreadable_text_stays_here_and_a_code_takes_one_call() {
         let dir = tempfile::tempdir().unwrap();
         let t = counted(dir.path()).await;
-        for _ in 0..PER_REQUESTER + 2 {
+        for _ in 0..t.service.limits.per_requester + 2 {
             let o = t
                 .service
                 .request("CK1 not a challenge", "web", "10.0.0.1")

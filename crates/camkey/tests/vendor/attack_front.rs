@@ -70,7 +70,7 @@ async fn attack_forged_forwarded_for_cannot_spend_another_clients_budget() {
     let v = Vendor::start_with(port, &["--trusted-proxy", "127.0.0.1"]);
     let proxy = client_from([127, 0, 0, 1]);
     let forged = forged();
-    let per = camkey_reset::service::PER_REQUESTER as usize;
+    let per = camkey_reset::ResetLimits::default().per_requester as usize;
 
     // The attacker (198.51.100.66) writes the victim's address left-most; the proxy
     // appends the address it saw. The attacker spends only its own budget.

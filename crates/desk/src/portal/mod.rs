@@ -106,6 +106,7 @@ mod tests {
                 public_url: public_url.into(),
                 support_address: "support@vendor.example".into(),
                 wake: Arc::new(tokio::sync::Notify::new()),
+                limits: crate::DeskLimits::default(),
             },
             signin: Arc::new(crate::signin::SignInLimits::new(clock)),
         };
