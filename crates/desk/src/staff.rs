@@ -203,6 +203,28 @@ pub async fn logout<S: StaffStore + AuditStore + ?Sized>(
     Ok(())
 }
 
+/// Adds a new staff member on behalf of `actor` (a staff username, or `cli`), with the
+/// `staff_added` audit entry.
+pub async fn add_audited<S: StaffStore + AuditStore + ?Sized>(
+    store: &S,
+    actor: &str,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: i64,
+) -> Result<(), StaffError> {
+    add_staff(store, username, password, role, false, now).await?;
+    audit(
+        store,
+        now,
+        actor,
+        "staff_added",
+        format!("{username} as {}", role.name()),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Adds a staff member from the command line (how the first admin is made), with an audit
 /// entry by `cli`. `now` is in Unix milliseconds.
 pub async fn add_from_cli(
@@ -213,16 +235,7 @@ pub async fn add_from_cli(
     now: i64,
 ) -> Result<(), StaffError> {
     let store = SqliteStore::open(db).await?;
-    add_staff(&store, username, password, role, false, now).await?;
-    audit(
-        &store,
-        now,
-        "cli",
-        "staff_added",
-        format!("{username} as {}", role.name()),
-    )
-    .await?;
-    Ok(())
+    add_audited(&store, "cli", username, password, role, now).await
 }
 
 #[cfg(test)]

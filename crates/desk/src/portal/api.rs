@@ -11,7 +11,6 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use camkey_store::audit::AuditEntry;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -36,24 +35,20 @@ pub(super) async fn api_add_staff(
         .clone()
         .unwrap_or_else(|| random_password(&n.username));
     let now = st.desk.clock.wall_ms();
-    crate::staff::add_staff(&*st.desk.store, &n.username, &password, n.role, false, now)
-        .await
-        .map_err(|e| match e {
-            StaffError::Exists => ApiError(StatusCode::CONFLICT, "exists", e.to_string()),
-            StaffError::Store(e) => DeskError::Store(e).into(),
-            _ => ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string()),
-        })?;
-    let _ = st
-        .desk
-        .store
-        .audit(AuditEntry {
-            at: now,
-            actor: staff.username.clone(),
-            action: "staff_added".into(),
-            case: None,
-            detail: format!("{} as {}", n.username, n.role.name()),
-        })
-        .await;
+    crate::staff::add_audited(
+        &*st.desk.store,
+        &staff.username,
+        &n.username,
+        &password,
+        n.role,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        StaffError::Exists => ApiError(StatusCode::CONFLICT, "exists", e.to_string()),
+        StaffError::Store(e) => DeskError::Store(e).into(),
+        _ => ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string()),
+    })?;
     let mut out = json!({"username": n.username, "role": n.role});
     if n.password.is_none() {
         out["password"] = json!(password);

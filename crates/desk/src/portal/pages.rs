@@ -18,7 +18,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use camkey_store::audit::AuditEntry;
 use camkey_web::render::render;
 use serde::Deserialize;
 
@@ -342,19 +341,17 @@ pub(super) async fn admin_form(
     };
     let password = random_password(&f.username);
     let now = st.desk.clock.wall_ms();
-    match crate::staff::add_staff(&*st.desk.store, &f.username, &password, role, false, now).await {
+    match crate::staff::add_audited(
+        &*st.desk.store,
+        &staff.username,
+        &f.username,
+        &password,
+        role,
+        now,
+    )
+    .await
+    {
         Ok(()) => {
-            let _ = st
-                .desk
-                .store
-                .audit(AuditEntry {
-                    at: now,
-                    actor: staff.username.clone(),
-                    action: "staff_added".into(),
-                    case: None,
-                    detail: format!("{} as {}", f.username, role.name()),
-                })
-                .await;
             admin_view(
                 &st,
                 staff,
