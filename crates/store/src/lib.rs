@@ -52,14 +52,3 @@ pub enum StoreError {
     #[error("vendor storage: {0}")]
     Io(#[from] std::io::Error),
 }
-
-/// Everything the vendor's front end stores: one value that is every concern's store.
-pub trait VendorStore:
-    ResetStore + CaseStore + AuditStore + StaffStore + OrderStore + MailQueue
-{
-}
-
-impl<T: ResetStore + CaseStore + AuditStore + StaffStore + OrderStore + MailQueue> VendorStore
-    for T
-{
-}
