@@ -1,0 +1,8 @@
+//! # camkey-onvif
+//!
+//! ONVIF and WS-Discovery as camkey speaks them: what a camera needs to be found and
+//! managed by the clients installers already run (NVRs, Home Assistant, `onvif-zeep-async`,
+//! `WSDiscovery`), and what camkey's own tools need to find cameras. Pure protocol: the
+//! camera crate decides who may do what; this crate parses, checks and renders.
+//!
+//! # Layout
