@@ -6,3 +6,7 @@
 //! camera crate decides who may do what; this crate parses, checks and renders.
 //!
 //! # Layout
+//! - [`discovery`]: WS-Discovery: the camera's responder, camkey's client, and the
+//!   messages and scope rules they share.
+
+pub mod discovery;
