@@ -6,3 +6,7 @@
 //! camera crate decides who may do what; this crate parses, checks and renders.
 //!
 //! # Layout
+//!
+//! - [`xml`]: the bounded, namespace-resolving element tree every message is read with.
+
+pub mod xml;
