@@ -8,5 +8,9 @@
 //! # Layout
 //!
 //! - [`xml`]: the bounded, namespace-resolving element tree every message is read with.
+//! - [`ns`]: the namespace URIs, and the prefixes camkey renders them with.
+//! - [`soap`]: SOAP 1.1 and 1.2 envelopes, responses and ONVIF faults.
 
+pub mod ns;
+pub mod soap;
 pub mod xml;
