@@ -10,7 +10,9 @@
 //! - [`xml`]: the bounded, namespace-resolving element tree every message is read with.
 //! - [`ns`]: the namespace URIs, and the prefixes camkey renders them with.
 //! - [`soap`]: SOAP 1.1 and 1.2 envelopes, responses and ONVIF faults.
+//! - [`auth`]: HTTP digest and WS-UsernameToken, parsed and verified.
 
+pub mod auth;
 pub mod ns;
 pub mod soap;
 pub mod xml;
