@@ -1,0 +1,94 @@
+//! The camera's WS-Discovery responder, tied to its core: the advert is built from what
+//! the camera knows (serial, model, initialized, its own HTTP and HTTPS bases — never a
+//! request's Host header) and refreshed every tick, so a change of state bumps the
+//! metadata version and sends a Hello. Hello at start, Bye at a graceful stop; a power
+//! cut sends nothing (a camera losing power cannot).
+
+use crate::core::Core;
+use camkey_onvif::discovery::{Advert, CameraFacts, Responder, ResponderConfig};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// The camera's plain HTTP base from its HTTPS base and the HTTP port
+/// (`https://10.0.0.5:8443` and 8080 give `http://10.0.0.5:8080`).
+pub fn http_base(https_base: &str, http_port: u16) -> Option<String> {
+    let rest = https_base.strip_prefix("https://")?;
+    let authority = rest.split('/').next()?;
+    let host = if authority.starts_with('[') {
+        &authority[..=authority.find(']')?]
+    } else {
+        authority.split(':').next()?
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(if http_port == 80 {
+        format!("http://{host}")
+    } else {
+        format!("http://{host}:{http_port}")
+    })
+}
+
+/// What goes into the advert now.
+pub fn facts(core: &Core, https_base: &str, http_base: Option<&str>) -> CameraFacts {
+    let f = core.factory();
+    CameraFacts {
+        serial: f.serial.clone(),
+        model: f.model.clone(),
+        initialized: core.initialized(),
+        http_base: http_base.map(str::to_string),
+        https_base: https_base.to_string(),
+    }
+}
+
+/// Starts the responder on `interface`; a failure is logged and the camera runs on
+/// without discovery (it is still reachable by address).
+pub async fn start(
+    core: &Arc<Core>,
+    interface: Ipv4Addr,
+    https_base: &str,
+    http_base: Option<&str>,
+) -> Option<Responder> {
+    let advert = Advert::for_camera(&facts(core, https_base, http_base));
+    // InstanceId must grow from one start to the next: the wall clock in seconds.
+    let instance = u64::try_from(core.clock().wall_ms() / 1000).unwrap_or(1);
+    let config = ResponderConfig::new(interface, instance);
+    // Discoverable unless the owner turned discovery off; the persisted mode is read on
+    // every probe.
+    let mode_core = core.clone();
+    let discoverable = Arc::new(move || discoverable(&mode_core));
+    match Responder::start(config, advert, discoverable).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!("discovery on {interface}: {e}; the camera runs without it");
+            None
+        }
+    }
+}
+
+/// The camera's discovery mode.
+fn discoverable(_core: &Core) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_base_from_https_base() {
+        assert_eq!(
+            http_base("https://10.0.0.5:8443", 8080).as_deref(),
+            Some("http://10.0.0.5:8080")
+        );
+        assert_eq!(
+            http_base("https://cam.local/", 80).as_deref(),
+            Some("http://cam.local")
+        );
+        assert_eq!(
+            http_base("https://[fe80::1]:443", 8080).as_deref(),
+            Some("http://[fe80::1]:8080")
+        );
+        assert_eq!(http_base("http://x", 80), None);
+    }
+}
