@@ -40,33 +40,13 @@ pub const PORT: u16 = 3702;
 /// The WS-Discovery IPv4 multicast group.
 pub const MULTICAST_V4: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
 /// ONVIF's device service namespace (`tds:Device`).
-pub const NS_ONVIF_DEVICE: &str = "http://www.onvif.org/ver10/device/wsdl";
+pub const NS_ONVIF_DEVICE: &str = crate::ns::TDS;
 /// ONVIF's network namespace (`dn:NetworkVideoTransmitter`).
-pub const NS_ONVIF_NETWORK: &str = "http://www.onvif.org/ver10/network/wsdl";
+pub const NS_ONVIF_NETWORK: &str = crate::ns::DN;
 
-/// The SOAP version of a message (a probe is answered in its own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Soap {
-    /// SOAP 1.1 (ZoneMinder probes with it too).
-    V11,
-    /// SOAP 1.2, what ONVIF specifies.
-    V12,
-}
-
-impl Soap {
-    /// The envelope namespace.
-    pub fn ns(self) -> &'static str {
-        match self {
-            Soap::V11 => "http://schemas.xmlsoap.org/soap/envelope/",
-            Soap::V12 => "http://www.w3.org/2003/05/soap-envelope",
-        }
-    }
-
-    /// The version whose envelope namespace this is.
-    pub fn from_ns(ns: &str) -> Option<Soap> {
-        [Soap::V11, Soap::V12].into_iter().find(|s| s.ns() == ns)
-    }
-}
+/// The SOAP version of a message (a probe is answered in its own; ZoneMinder also
+/// probes in SOAP 1.1).
+pub use crate::soap::SoapVersion as Soap;
 
 /// The WS-Discovery version (with its WS-Addressing version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +61,7 @@ impl Wsd {
     /// The discovery namespace.
     pub fn ns(self) -> &'static str {
         match self {
-            Wsd::V2005 => "http://schemas.xmlsoap.org/ws/2005/04/discovery",
+            Wsd::V2005 => crate::ns::D,
             Wsd::V2009 => "http://docs.oasis-open.org/ws-dd/ns/discovery/2009/01",
         }
     }
@@ -89,8 +69,8 @@ impl Wsd {
     /// The WS-Addressing namespace used with it.
     pub fn addressing_ns(self) -> &'static str {
         match self {
-            Wsd::V2005 => "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-            Wsd::V2009 => "http://www.w3.org/2005/08/addressing",
+            Wsd::V2005 => crate::ns::WSA,
+            Wsd::V2009 => crate::ns::WSA10,
         }
     }
 

@@ -20,18 +20,7 @@ pub struct AppSequence {
 
 /// Escapes text for XML content and attribute values.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::xml::escape(s).into_owned()
 }
 
 fn head(soap: Soap, wsd: Wsd) -> String {
@@ -39,7 +28,7 @@ fn head(soap: Soap, wsd: Wsd) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
 <s:Envelope xmlns:s=\"{}\" xmlns:a=\"{}\" xmlns:d=\"{}\" \
 xmlns:dn=\"{}\" xmlns:tds=\"{}\"><s:Header>",
-        soap.ns(),
+        soap.namespace(),
         wsd.addressing_ns(),
         wsd.ns(),
         super::NS_ONVIF_NETWORK,
