@@ -54,6 +54,7 @@ async fn run() {
         data_dir: tmp.path().join("flash"),
         https_base: format!("https://127.0.0.1:{port}"),
         core: CoreConfig::default(),
+        discovery: None,
     };
     let cam = Camera::start(
         config,

@@ -21,12 +21,14 @@
 //! - [`server`]: loading a factory directory and running a camera.
 //! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.
 //! - `gpio` (feature `gpio`): the reset button on a Linux GPIO character-device line.
+//! - [`discovery`]: the WS-Discovery responder, fed by the core.
 //! - [`device`]: power, boot, run and factory reset by button: the camera as a device.
 
 pub mod clock;
 pub mod core;
 pub mod device;
 pub mod device_cookies;
+pub mod discovery;
 #[cfg(feature = "gpio")]
 pub mod gpio;
 pub mod hardware;

@@ -6,7 +6,7 @@ use crate::http;
 use axum_server::tls_rustls::RustlsConfig;
 use camkey_proto::clock::Clock;
 use camkey_proto::factory::{CERT_FILE, FACTORY_FILE, FactoryData, TLS_KEY_FILE};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +82,9 @@ pub struct CameraConfig {
     pub https_base: String,
     /// Core settings.
     pub core: CoreConfig,
+    /// The interface WS-Discovery answers on, by its IPv4 address (127.0.0.1 on
+    /// loopback); `None`: no discovery.
+    pub discovery: Option<Ipv4Addr>,
 }
 
 /// The sockets a camera serves on, bound by the caller (port 0 in tests).
@@ -111,6 +114,10 @@ impl Camera {
         let id = load_identity(&config.factory_dir)?;
         let core = Core::boot(id.factory, clock, &config.data_dir, config.core)?;
         let https_addr = listeners.https.local_addr()?;
+        let http_base = match &listeners.http {
+            Some(l) => crate::discovery::http_base(&config.https_base, l.local_addr()?.port()),
+            None => None,
+        };
         listeners.https.set_nonblocking(true)?;
 
         let handle = axum_server::Handle::new();
@@ -158,18 +165,42 @@ impl Camera {
             }
         });
 
+        // Listening: announce the camera (Hello) and answer probes.
+        let responder = match config.discovery {
+            Some(interface) => {
+                crate::discovery::start(&core, interface, &config.https_base, http_base.as_deref())
+                    .await
+            }
+            None => None,
+        };
+
         let (stop, stopped) = oneshot::channel::<bool>();
         let tick_core = core.clone();
+        let https_base = config.https_base.clone();
         let task = tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             tokio::pin!(stopped);
             let graceful = loop {
                 tokio::select! {
-                    _ = ticker.tick() => tick_core.tick(),
+                    _ = ticker.tick() => {
+                        tick_core.tick();
+                        if let Some(r) = &responder {
+                            let facts = crate::discovery::facts(&tick_core, &https_base, http_base.as_deref());
+                            r.refresh(camkey_onvif::discovery::Advert::for_camera(&facts)).await;
+                        }
+                    }
                     g = &mut stopped => break g.unwrap_or(true),
                 }
             };
             mailer.abort();
+            // Bye before the listeners close; a power cut sends nothing.
+            if let Some(r) = responder {
+                if graceful {
+                    r.stop().await;
+                } else {
+                    r.power_cut();
+                }
+            }
             if graceful {
                 handle.graceful_shutdown(Some(Duration::from_secs(3)));
             } else {

@@ -22,6 +22,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run one camera from its factory directory.
     Camera(CameraArgs),
+    /// Find cameras on one interface with WS-Discovery (exit 3: none answered).
+    Discover(DiscoverArgs),
     /// Make a vendor key set: master key, device CA, firmware signing key.
     #[cfg(feature = "factory")]
     Keygen(KeygenArgs),
@@ -224,6 +226,22 @@ pub(crate) struct CameraArgs {
     /// Debounce period of the button line, in milliseconds.
     #[arg(long, default_value_t = 30)]
     pub(crate) button_debounce_ms: u64,
+    /// Answer WS-Discovery on the interface with this IPv4 address (none: no discovery).
+    #[arg(long)]
+    pub(crate) discovery: Option<std::net::Ipv4Addr>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DiscoverArgs {
+    /// The one interface to probe on, by its IPv4 address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) interface: std::net::Ipv4Addr,
+    /// How long to wait for answers, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) timeout: u64,
+    /// Only cameras with this scope (RFC 3986 prefix rule); repeatable, all must match.
+    #[arg(long = "scope")]
+    pub(crate) scopes: Vec<String>,
 }
 
 #[cfg(feature = "factory")]

@@ -19,24 +19,47 @@ pub(crate) async fn run(a: DiscoverArgs, json: bool) -> Result<()> {
         let list: Vec<_> = found.iter().map(to_json).collect();
         println!("{}", serde_json::Value::Array(list));
     } else if !found.is_empty() {
-        println!("{:<14} {:<10} {:<14} {:<16} XADDRS", "SERIAL", "MODEL", "STATE", "ADDRESS");
+        let width = |get: fn(&Found) -> &str, title: &str| {
+            found
+                .iter()
+                .map(|f| get(f).len())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let (ws, wm) = (width(serial, "SERIAL"), width(model, "MODEL"));
+        println!(
+            "{:<ws$}  {:<wm$}  {:<13}  {:<15}  XADDRS",
+            "SERIAL", "MODEL", "STATE", "ADDRESS"
+        );
         for f in &found {
             println!(
-                "{:<14} {:<10} {:<14} {:<16} {}",
-                f.info.serial.as_deref().unwrap_or("-"),
-                f.info.model.as_deref().unwrap_or("-"),
+                "{:<ws$}  {:<wm$}  {:<13}  {:<15}  {}",
+                serial(f),
+                model(f),
                 state(f),
                 f.from.ip(),
                 f.xaddrs.join(" ")
             );
         }
     } else {
-        eprintln!("no camera answered on {} within {} ms", a.interface, a.timeout);
+        eprintln!(
+            "no camera answered on {} within {} ms",
+            a.interface, a.timeout
+        );
     }
     if found.is_empty() {
         std::process::exit(NONE_FOUND);
     }
     Ok(())
+}
+
+fn serial(f: &Found) -> &str {
+    f.info.serial.as_deref().unwrap_or("-")
+}
+
+fn model(f: &Found) -> &str {
+    f.info.model.as_deref().unwrap_or("-")
 }
 
 fn state(f: &Found) -> &'static str {

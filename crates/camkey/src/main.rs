@@ -1,12 +1,14 @@
 //! `camkey`: one binary for every part of camkey. [`args`] defines the command line; this
 //! file parses it, sets up logging and hands over to the crates (staff and order import are
-//! library functions of `camkey-desk`); errors become messages and exit codes:
-//! 0 success, 1 failure, 2 bad usage.
+//! library functions of `camkey-desk`; `camkey discover` is in [`discover`]); errors become
+//! messages and exit codes: 0 success, 1 failure, 2 bad usage (and 3: `discover` found
+//! nothing).
 //!
 //! Cargo features decide which parts are in: the default build has everything; the
 //! camera-only build (`--no-default-features`) has only `camkey camera`.
 
 mod args;
+mod discover;
 
 use anyhow::{Context, Result};
 use args::*;
@@ -78,6 +80,7 @@ async fn shutdown_signal() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Camera(a) => camera(a),
+        Command::Discover(a) => runtime()?.block_on(discover::run(a, cli.json)),
         #[cfg(feature = "factory")]
         Command::Keygen(a) => keygen(a, cli.json),
         #[cfg(feature = "factory")]
@@ -325,6 +328,7 @@ fn camera(a: CameraArgs) -> Result<()> {
             init_window_ms: a.init_window_minutes.saturating_mul(60_000),
             ..Default::default()
         },
+        discovery: a.discovery,
     };
     let identity = camkey_camera::load_identity(&config.factory_dir)?;
     let model = identity.factory.model_info();

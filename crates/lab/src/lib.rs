@@ -452,6 +452,11 @@ impl Lab {
                     default_smtp: Some(default_smtp.clone().with_sender(&cam.serial)),
                     ..CoreConfig::default()
                 },
+                // Every lab camera answers WS-Discovery on the lab's interface.
+                discovery: match opts.bind {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                },
             };
             let scale = opts.time_scale.max(1);
             let timing = ButtonTiming::for_model(model.reset_hold_secs, scale);

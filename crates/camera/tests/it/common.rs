@@ -77,6 +77,7 @@ impl TestCamera {
             data_dir: self.data_dir(),
             https_base: format!("https://127.0.0.1:{}", self.https_port),
             core: self.config.clone(),
+            discovery: None,
         };
         let cam = Camera::start(
             config,

@@ -48,6 +48,7 @@ fn spawn_device(
             data_dir: cam.data_dir(),
             https_base: cam.base(),
             core: CoreConfig::default(),
+            discovery: None,
         },
         https: hold(cam.https_port),
         http: with_http.then(|| hold(cam.http_port)),

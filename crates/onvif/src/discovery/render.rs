@@ -201,3 +201,45 @@ mod tests {
         assert!(m.contains("InstanceId=\"7\" MessageNumber=\"1\""));
     }
 }
+
+#[cfg(test)]
+mod vector {
+    use super::*;
+    use crate::discovery::advert::CameraFacts;
+    use crate::discovery::parse::parse_probe;
+
+    const DOC: &str = include_str!("../../../../docs/discovery.md");
+
+    /// The probe and answer of docs/discovery.md, byte for byte.
+    #[test]
+    fn the_documented_test_vector() {
+        let probe = DOC
+            .split("<!-- probe -->\n```xml\n")
+            .nth(1)
+            .and_then(|s| s.split("\n```").next())
+            .expect("the probe in docs/discovery.md");
+        let p = parse_probe(probe.as_bytes()).expect("the documented probe parses");
+        let advert = Advert::for_camera(&CameraFacts {
+            serial: "IPC4K15-000001".into(),
+            model: "IPC4K15".into(),
+            initialized: false,
+            http_base: Some("http://10.77.0.1:8080".into()),
+            https_base: "https://10.77.0.1:8443".into(),
+        });
+        assert!(p.matches(&advert));
+        let seq = AppSequence {
+            instance_id: 1_790_000_000,
+            message_number: 1,
+        };
+        let answer = probe_matches(
+            &advert,
+            p.soap,
+            p.wsd,
+            "urn:uuid:00000000-0000-4000-8000-000000000001",
+            &p.message_id,
+            seq,
+        );
+        println!("{answer}");
+        assert!(DOC.contains(&format!("<!-- answer -->\n```xml\n{answer}\n```")));
+    }
+}
