@@ -22,6 +22,8 @@ pub struct TestCamera {
     pub http_port: u16,
     /// The core's settings (limits, init window), used at every boot.
     pub config: CoreConfig,
+    /// The interface WS-Discovery answers on (none unless a test sets it).
+    pub discovery: Option<std::net::Ipv4Addr>,
 }
 
 impl TestCamera {
@@ -51,6 +53,7 @@ impl TestCamera {
             https_port: 0,
             http_port: 0,
             config,
+            discovery: None,
         };
         cam.boot().await;
         cam
@@ -77,7 +80,7 @@ impl TestCamera {
             data_dir: self.data_dir(),
             https_base: format!("https://127.0.0.1:{}", self.https_port),
             core: self.config.clone(),
-            discovery: None,
+            discovery: self.discovery,
         };
         let cam = Camera::start(
             config,

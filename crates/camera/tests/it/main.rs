@@ -8,6 +8,7 @@ mod api;
 mod attack;
 mod common;
 mod device;
+mod discovery;
 mod email;
 mod http;
 mod limits;
