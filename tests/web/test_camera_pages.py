@@ -321,7 +321,7 @@ def test_password_change_ends_sessions_and_is_audited(browser, page: Page, start
         assert path_of(other_page) == "/"
 
         page.goto(cam.url("/password"))
-        expect(page.locator("h1")).to_have_text("Change password")
+        expect(page.locator("h1")).to_have_text("Your account: admin")
 
         # A wrong current password changes nothing.
         page.fill("#old_password", "not-the-password-at-all")
@@ -383,6 +383,40 @@ def test_password_change_ends_sessions_and_is_audited(browser, page: Page, start
 
 # ---------------------------------------------------------------------------------------
 # Security
+
+
+def test_onvif_access_switch_needs_the_password_and_says_what_it_keeps(page: Page, start_camera):
+    cam = start_camera("IPC4K15")
+    setup_camera(page, cam)
+    sign_in(page, cam, GOOD_PASSWORD)
+    page.goto(cam.url("/password"))
+    expect(page.locator("#onvif-now")).to_contain_text("Now: off")
+    expect(page.locator("#onvif-now")).to_contain_text("one-way hash")
+
+    # Switching it on without the password, or with a wrong one, changes nothing.
+    page.check("#onvif")
+    resp = submit(page, "#save-onvif")
+    assert resp.status == 400, resp.status
+    assert "password" in error_text(page).lower()
+    expect(page.locator("#onvif-now")).to_contain_text("Now: off")
+    page.check("#onvif")
+    page.fill("#onvif_password", "not-the-password-at-all")
+    resp = submit(page, "#save-onvif")
+    assert resp.status in (401, 403), resp.status
+    expect(page.locator("#onvif-now")).to_contain_text("Now: off")
+
+    page.check("#onvif")
+    page.fill("#onvif_password", GOOD_PASSWORD)
+    resp = submit(page, "#save-onvif")
+    assert resp.status == 200, error_text(page)
+    expect(page.locator("#notice")).to_contain_text("ONVIF clients")
+    expect(page.locator("#onvif-now")).to_contain_text("Now: on")
+
+    # Off again needs no password.
+    page.uncheck("#onvif")
+    resp = submit(page, "#save-onvif")
+    assert resp.status == 200, error_text(page)
+    expect(page.locator("#onvif-now")).to_contain_text("Now: off")
 
 
 def test_setup_page_security_headers(page: Page, start_camera):
