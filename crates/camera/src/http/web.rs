@@ -119,6 +119,7 @@ fn title_for(code: &str) -> &'static str {
         "too_large" => "Too much data",
         "locked_out" | "slow_down" => "Too many attempts",
         "init_window_closed" => "Setup has closed",
+        "forbidden" => "For Administrators only",
         _ => "Something went wrong",
     }
 }
@@ -139,6 +140,27 @@ impl axum::extract::FromRequestParts<AppState> for PageUser {
     }
 }
 
+/// The signed-in Administrator of a page that changes settings: anyone else signed in
+/// gets a 403 page saying so, anyone not signed in is sent to sign in.
+pub struct PageAdmin(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(user) = page_user(st, &parts.headers) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        if st.core.role(&user) != Some(crate::state::Role::Administrator) {
+            return Err(PageError::new(&st.core, error::forbidden()).into_response());
+        }
+        Ok(PageAdmin(user))
+    }
+}
+
 /// The signed-in account of a page request (cookie only).
 pub fn page_user(st: &AppState, headers: &HeaderMap) -> Option<String> {
     session_cookie(headers).and_then(|t| st.core.session(t))
@@ -154,9 +176,11 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let s = st.core.state();
     let f = st.core.factory();
     let m = f.model_info();
+    let admin = st.core.role(&user) == Some(crate::state::Role::Administrator);
     let page = HomePage {
         c: chrome(&st.core),
         user,
+        admin,
         mac: f.mac.clone(),
         network: match &s.network {
             NetworkSettings::Dhcp => "automatic (DHCP)".into(),
@@ -209,6 +233,7 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
 struct HomePage {
     c: Chrome,
     user: String,
+    admin: bool,
     mac: String,
     network: String,
     time: String,
@@ -224,7 +249,7 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-async fn audit_page(State(st): State<AppState>, _user: PageUser) -> Response {
+async fn audit_page(State(st): State<AppState>, _user: PageAdmin) -> Response {
     let mut entries = st.core.audit();
     entries.reverse();
     render(
