@@ -281,6 +281,7 @@ async fn factory_defaults_over_the_network_reboot_with_the_init_window_open_agai
                 data_dir: cam.data_dir(),
                 https_base: cam.base(),
                 core: CoreConfig::default(),
+                discovery: None,
             },
             https: hold(cam.https_port),
             http: Some(hold(cam.http_port)),
