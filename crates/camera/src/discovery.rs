@@ -1,7 +1,8 @@
 //! The camera's WS-Discovery responder, tied to its core: the advert is built from what
 //! the camera knows (serial, model, initialized, its own HTTP and HTTPS bases — never a
 //! request's Host header) and refreshed every tick, so a change of state bumps the
-//! metadata version and sends a Hello. Hello at start, Bye at a graceful stop; a power
+//! metadata version and sends a Hello, and a change of the discovery mode (ONVIF
+//! SetDiscoveryMode, `Core::set_discoverable`) sends Hello or Bye. Hello at start, Bye at a graceful stop; a power
 //! cut sends nothing (a camera losing power cannot).
 
 use crate::core::Core;
@@ -53,8 +54,8 @@ pub async fn start(
     // InstanceId must grow from one start to the next: the wall clock in seconds.
     let instance = u64::try_from(core.clock().wall_ms() / 1000).unwrap_or(1);
     let config = ResponderConfig::new(interface, instance);
-    // Discoverable unless the owner turned discovery off; the persisted mode is read on
-    // every probe.
+    // The persisted discovery mode (ONVIF SetDiscoveryMode), read on every probe; its
+    // changes are announced (Hello or Bye) by the next refresh.
     let mode_core = core.clone();
     let discoverable = Arc::new(move || discoverable(&mode_core));
     match Responder::start(config, advert, discoverable).await {
@@ -67,8 +68,8 @@ pub async fn start(
 }
 
 /// The camera's discovery mode.
-fn discoverable(_core: &Core) -> bool {
-    true
+fn discoverable(core: &Core) -> bool {
+    core.discoverable()
 }
 
 #[cfg(test)]

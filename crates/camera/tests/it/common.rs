@@ -32,10 +32,16 @@ impl TestCamera {
     }
 
     pub async fn start_with(model: &str, config: CoreConfig) -> TestCamera {
+        Self::start_serial(model, &format!("{model}-T0001"), config).await
+    }
+
+    /// A camera with a serial of its own (tests that other processes may hear, such as
+    /// discovery on loopback, tell their camera apart by it).
+    pub async fn start_serial(model: &str, serial: &str, config: CoreConfig) -> TestCamera {
         let tmp = tempfile::tempdir().unwrap();
         let keys =
             VendorKeys::generate(&tmp.path().join("vendor"), 1, &VendorProfile::default()).unwrap();
-        let serial = format!("{model}-T0001");
+        let serial = serial.to_string();
         camkey_factory::provision(
             &keys,
             &ProvisionRequest {

@@ -13,6 +13,17 @@ use tokio::net::UdpSocket;
 
 const LO: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
+/// A camera whose serial no other process's camera has (test runs may overlap on one
+/// host, and all of them hear loopback multicast).
+async fn unique_camera(model: &str, tag: &str) -> TestCamera {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let serial = format!("{model}-{tag}{}-{nanos}", std::process::id());
+    TestCamera::start_serial(model, &serial, Default::default()).await
+}
+
 /// The next Hello or Bye of `endpoint` within a few seconds (others are skipped).
 async fn next_for(ear: &UdpSocket, endpoint: &str) -> Option<Announcement> {
     let mut buf = vec![0u8; 65536];
@@ -44,7 +55,7 @@ async fn find(serial: &str, extra: Option<&str>) -> Vec<camkey_onvif::discovery:
 #[tokio::test]
 async fn a_camera_says_hello_answers_probes_follows_its_state_and_says_bye() {
     let ear = net::multicast_socket(LO, MULTICAST_V4, PORT).unwrap();
-    let mut cam = TestCamera::start("IPC4K15D").await;
+    let mut cam = unique_camera("IPC4K15D", "D").await;
     let serial = cam.core().factory().serial.clone();
     let endpoint = endpoint_for_serial(&serial);
     cam.discovery = Some(LO);
@@ -64,6 +75,7 @@ async fn a_camera_says_hello_answers_probes_follows_its_state_and_says_bye() {
     let f = &found[0];
     assert_eq!(f.endpoint, endpoint);
     assert_eq!(f.info.model.as_deref(), Some("IPC4K15D"));
+    assert_eq!(f.info.serial.as_deref(), Some(serial.as_str()));
     // The camera's own addresses (never a Host header), plain HTTP first.
     assert_eq!(
         f.xaddrs,
@@ -110,4 +122,37 @@ async fn a_camera_says_hello_answers_probes_follows_its_state_and_says_bye() {
     cam.camera.take().unwrap().power_cut().await;
     assert_eq!(next_for(&ear, &endpoint).await, None);
     assert!(find(&serial, None).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_hidden_camera_says_bye_answers_no_multicast_probe_and_comes_back() {
+    let ear = net::multicast_socket(LO, MULTICAST_V4, PORT).unwrap();
+    let mut cam = unique_camera("IPC4PTZ25", "H").await;
+    cam.init().await;
+    let serial = cam.core().factory().serial.clone();
+    let endpoint = endpoint_for_serial(&serial);
+    cam.discovery = Some(LO);
+    cam.power_cycle().await;
+    assert!(matches!(
+        next_for(&ear, &endpoint).await,
+        Some(Announcement::Hello(_))
+    ));
+    let me: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+
+    cam.core().set_discoverable(false, "admin", me).unwrap();
+    assert_eq!(
+        next_for(&ear, &endpoint).await,
+        Some(Announcement::Bye(endpoint.clone()))
+    );
+    assert!(find(&serial, None).await.is_empty());
+    // Kept across a reboot: no Hello at start.
+    cam.power_cycle().await;
+    assert_eq!(next_for(&ear, &endpoint).await, None);
+
+    cam.core().set_discoverable(true, "admin", me).unwrap();
+    assert!(matches!(
+        next_for(&ear, &endpoint).await,
+        Some(Announcement::Hello(_))
+    ));
+    assert_eq!(find(&serial, None).await.len(), 1);
 }
