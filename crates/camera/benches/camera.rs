@@ -72,6 +72,7 @@ async fn run() {
         setup_code: None,
         network: None,
         time: None,
+        onvif: false,
     };
     core.init(init, "127.0.0.1".parse().unwrap()).await.unwrap();
     let state_bytes = std::fs::metadata(tmp.path().join("flash/state.json"))

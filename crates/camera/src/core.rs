@@ -14,6 +14,12 @@
 //!   what every recovery does afterwards.
 //! - `recovery_qr`: the QR challenge and the vendor's security code.
 //! - `recovery_settings`: recovery address, security questions, SMTP settings, test mail.
+//! - `users`: the account table as ONVIF and the API manage it (list, create, change,
+//!   delete) and the role rules.
+//! - `onvif`: ONVIF access: the sealed password, the per-account switch, and ONVIF
+//!   sign-in under the limits of S4 with the (account, source) pairs that signed in before.
+//! - `system`: what an NVR does to the device: the wall clock, the discovery mode, the
+//!   factory defaults and the reboot.
 
 use crate::clock::CameraClock;
 use crate::device_cookies;
@@ -138,6 +144,30 @@ pub enum CoreError {
     /// Mail could not be sent.
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// A user name that breaks the naming rules.
+    #[error("A user name has 1 to 32 characters: letters, digits, dots, dashes or underscores.")]
+    UserNameInvalid,
+    /// A user name that is taken (names differing only in case count as the same).
+    #[error("There is already an account called {0}.")]
+    UserExists(String),
+    /// No such account.
+    #[error("There is no account called {0}.")]
+    UnknownUser(String),
+    /// The account table is full.
+    #[error(
+        "This camera keeps at most {} accounts: delete one first.",
+        users::MAX_ACCOUNTS
+    )]
+    TooManyUsers,
+    /// The admin account cannot be deleted or lose its role.
+    #[error("The admin account cannot be deleted, and it stays an Administrator.")]
+    AdminFixed,
+    /// The signed-in account's role does not allow this.
+    #[error("Only an Administrator can do this: sign in as admin or another Administrator.")]
+    Forbidden,
+    /// Switching ONVIF access on needs the account's current password.
+    #[error("To let ONVIF clients sign in with this account, type the account's current password.")]
+    PasswordRequired,
 }
 
 /// Who is asking: the request's source address.
@@ -155,13 +185,17 @@ pub struct SignIn {
 mod guesses;
 mod init;
 mod notices;
+pub mod onvif;
 mod recovery;
 mod recovery_qr;
 mod recovery_settings;
+mod system;
+mod users;
 pub use guesses::Proof;
 pub use recovery::RecoveryMethods;
 pub use recovery_qr::{QrView, qr_svg};
 pub use recovery_settings::SettingsView;
+pub use users::{MAX_ACCOUNTS, NewUser, USERNAME_MAX_CHARS, UserView, valid_user_name};
 
 struct Inner {
     state: UserState,
@@ -191,6 +225,8 @@ pub struct Core {
     config: CoreConfig,
     /// Wakes the mail worker when a notice is waiting.
     mail_wake: tokio::sync::Notify,
+    /// Tells the device to reboot the camera ([`Core::request_reboot`]).
+    reboot: tokio::sync::Notify,
 }
 
 impl Core {
@@ -224,6 +260,7 @@ impl Core {
             hasher: Hasher::default(),
             config,
             mail_wake: tokio::sync::Notify::new(),
+            reboot: tokio::sync::Notify::new(),
         }))
     }
 
@@ -355,16 +392,30 @@ impl Core {
     /// state with an audit entry that survives, then every session ends. `how` says what
     /// asked for it (`button`), for the audit log.
     pub fn factory_reset(&self, how: &str) -> Result<(), CoreError> {
-        let mut g = self.lock();
-        let mut next = g.state.factory_reset();
         let when = format_wall(self.clock.wall_ms());
-        let entry = self.entry(
-            &g.state,
-            "factory_reset",
+        self.wipe(
+            false,
             None,
             None,
             format!("factory reset by {how} at {when}: every user setting wiped"),
-        );
+        )
+    }
+
+    /// The factory reset itself: one atomic save of the wiped state (keeping the network
+    /// settings if `keep_network`) with its audit entry, then every session ends.
+    pub(super) fn wipe(
+        &self,
+        keep_network: bool,
+        user: Option<&str>,
+        source: Option<Source>,
+        detail: String,
+    ) -> Result<(), CoreError> {
+        let mut g = self.lock();
+        let mut next = g.state.factory_reset();
+        if keep_network {
+            next.network = g.state.network.clone();
+        }
+        let entry = self.entry(&g.state, "factory_reset", user, source, detail);
         next.push_audit(entry);
         self.commit(&mut g, next)?;
         g.sessions.revoke_all();
@@ -474,10 +525,15 @@ impl Core {
         let hash = self.hasher.hash(new.to_string()).await;
         let mut g = self.lock();
         let mut next = g.state.clone();
+        let sealed = self.reseal_onvif(&next, user, new);
         match next.account_mut(user) {
-            Some(a) => a.password_hash = hash,
+            Some(a) => {
+                a.password_hash = hash;
+                a.onvif = sealed;
+            }
             None => return Err(CoreError::BadCredentials { locked: None }),
         }
+        next.forget_onvif_clients(user);
         let entry = self.entry(
             &next,
             "password_changed",

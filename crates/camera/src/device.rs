@@ -7,9 +7,14 @@
 //! not watched; then it serves, and the init window (S8) opens. While it runs, the reset
 //! button held for the model's hold time wipes every user setting in one atomic save
 //! ([`Core::factory_reset`](crate::core::Core::factory_reset)) and reboots it,
-//! uninitialized. Cutting the power drops everything in RAM; the flash is whatever the
-//! last atomic save left (S7).
+//! uninitialized. A reboot asked for over the network
+//! ([`Core::request_reboot`](crate::core::Core::request_reboot), and after
+//! [`Core::factory_default`](crate::core::Core::factory_default)) stops the camera
+//! gracefully and boots it again without cutting the power: the init window reopens and
+//! sessions end, as after a power cycle. Cutting the power drops everything in RAM; the
+//! flash is whatever the last atomic save left (S7).
 
+use crate::core::Core;
 use crate::hardware::{ButtonLine, ButtonTiming, LedSignal, StatusLed, watch_for_reset};
 use crate::server::{Camera, CameraConfig, Listeners};
 use camkey_proto::clock::Clock;
@@ -110,6 +115,7 @@ fn hold(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
 pub struct Device {
     power: watch::Sender<bool>,
     state: watch::Receiver<PowerState>,
+    core: watch::Receiver<Option<Arc<Core>>>,
     failure: watch::Receiver<Option<String>>,
     quit: watch::Sender<bool>,
     task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -119,6 +125,7 @@ enum Ended {
     PowerOff,
     Quit,
     Reset,
+    Reboot,
 }
 
 impl Device {
@@ -135,9 +142,11 @@ impl Device {
         let (state_tx, state) = watch::channel(PowerState::Off);
         let (quit, quit_rx) = watch::channel(false);
         let (failure_tx, failure) = watch::channel(None);
+        let (core_tx, core) = watch::channel(None);
         let signals = Signals {
             power: power_rx,
             state: state_tx,
+            core: core_tx,
             failure: failure_tx,
             quit: quit_rx,
         };
@@ -145,6 +154,7 @@ impl Device {
         Device {
             power,
             state,
+            core,
             failure,
             quit,
             task: tokio::sync::Mutex::new(Some(task)),
@@ -164,6 +174,12 @@ impl Device {
     /// What the device is doing now.
     pub fn state(&self) -> PowerState {
         *self.state.borrow()
+    }
+
+    /// The core of the camera running now (`None` while off or booting); each boot has a
+    /// new one.
+    pub fn core(&self) -> Option<Arc<Core>> {
+        self.core.borrow().clone()
     }
 
     /// Waits until the device is in `state` (at most `limit`); whether it got there.
@@ -238,6 +254,8 @@ struct Signals {
     power: watch::Receiver<bool>,
     /// What the device is doing.
     state: watch::Sender<PowerState>,
+    /// The running camera's core.
+    core: watch::Sender<Option<Arc<Core>>>,
     /// Why the camera could not start, if it could not.
     failure: watch::Sender<Option<String>>,
     /// Set to stop the task.
@@ -254,6 +272,7 @@ async fn run(
     let Signals {
         mut power,
         state,
+        core: running_core,
         failure,
         mut quit,
     } = signals;
@@ -297,6 +316,7 @@ async fn run(
                 }
             };
             failure.send_replace(None);
+            running_core.send_replace(Some(camera.core().clone()));
             state.send_replace(PowerState::Running);
             led.show(LedSignal::Running);
             tracing::info!(camera = %serial, "running");
@@ -325,11 +345,15 @@ async fn run(
                     _ => std::future::pending::<()>().await,
                 }
             };
+            let core = camera.core().clone();
             let ended = tokio::select! {
                 _ = power.wait_for(|on| !*on) => Ended::PowerOff,
                 _ = quit.wait_for(|q| *q) => Ended::Quit,
                 _ = watch_button => Ended::Reset,
+                _ = core.reboot_requested().notified() => Ended::Reboot,
             };
+            drop(core);
+            running_core.send_replace(None);
             match ended {
                 Ended::PowerOff => {
                     camera.power_cut().await;
@@ -339,6 +363,11 @@ async fn run(
                 Ended::Quit => {
                     camera.stop().await;
                     return;
+                }
+                Ended::Reboot => {
+                    tracing::info!(camera = %serial, "rebooting as asked");
+                    camera.stop().await;
+                    hold_ports(&mut config).await;
                 }
                 Ended::Reset => {
                     state.send_replace(PowerState::Resetting);

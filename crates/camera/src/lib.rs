@@ -16,7 +16,10 @@
 //! - [`core`]: the domain logic: the `Core`, sign-in, password change, audit (in `core`
 //!   itself); initialization (`core::init`); rate-limited guesses (`core::guesses`); the
 //!   notice outbox (`core::notices`); the recovery methods (`core::recovery`, with the QR
-//!   challenge in `core::recovery_qr`); the recovery settings (`core::recovery_settings`).
+//!   challenge in `core::recovery_qr`); the recovery settings (`core::recovery_settings`);
+//!   the account table and role rules (`core::users`); ONVIF access and sign-in
+//!   (`core::onvif`); the wall clock, discovery mode, factory defaults and reboot an NVR
+//!   asks for (`core::system`).
 //! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
 //! - [`server`]: loading a factory directory and running a camera.
 //! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.

@@ -40,6 +40,26 @@ pub struct Account {
     pub role: Role,
     /// Disabled accounts cannot sign in (after a recovery, every account but admin).
     pub enabled: bool,
+    /// ONVIF access: the account's password sealed under the device key's
+    /// `camkey/onvif-secret/v1` sub-key (`core::onvif`), kept only while the owner lets
+    /// ONVIF clients sign in with this account (`None`: ONVIF access off, no password
+    /// equivalent on flash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onvif: Option<String>,
+}
+
+/// An (account, source) pair that signed in over ONVIF before: its failures and successes
+/// are limited on their own, out of reach of other sources' failures (S4).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OnvifClient {
+    /// Account name.
+    pub account: String,
+    /// The source's limits key (`camkey_web::client::source_key`).
+    pub source: String,
+    /// Camera elapsed ms of its first success (while remembered).
+    pub first: u64,
+    /// Camera elapsed ms of its last success as saved (refreshed at most hourly).
+    pub last: u64,
 }
 
 /// A security question with its hashed, normalized answer.
@@ -173,6 +193,16 @@ pub struct UserState {
     /// row, until the owner signs in.
     #[serde(default)]
     pub questions_suspended: bool,
+    /// Whether the camera answers WS-Discovery probes (ONVIF `SetDiscoveryMode`).
+    #[serde(default = "yes")]
+    pub discoverable: bool,
+    /// ONVIF clients that signed in before, by (account, source) (`core::onvif`).
+    #[serde(default)]
+    pub onvif_clients: Vec<OnvifClient>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for UserState {
@@ -200,6 +230,8 @@ impl Default for UserState {
             device_cookie_key: None,
             questions_failures: 0,
             questions_suspended: false,
+            discoverable: true,
+            onvif_clients: Vec::new(),
         }
     }
 }
@@ -222,6 +254,12 @@ impl UserState {
         self.accounts.iter_mut().find(|a| a.name == name)
     }
 
+    /// Forgets the ONVIF clients remembered for `account` (its password changed, its ONVIF
+    /// access went off, or it was deleted): each must sign in again to be trusted.
+    pub fn forget_onvif_clients(&mut self, account: &str) {
+        self.onvif_clients.retain(|c| c.account != account);
+    }
+
     /// Appends an audit entry, dropping the oldest beyond [`AUDIT_MAX`].
     pub fn push_audit(&mut self, mut entry: AuditEntry) {
         entry.seq = self.audit_next;
@@ -233,8 +271,9 @@ impl UserState {
     }
 
     /// The state after a factory reset (ETSI EN 303 645 5.11): every user setting gone
-    /// (accounts, recovery address, questions, SMTP, network, time, limits, challenges,
-    /// codes, the device-cookie key), what must survive kept: the audit log, the firmware
+    /// (accounts with their ONVIF secrets, recovery address, questions, SMTP, network,
+    /// time, limits, challenges, codes, the device-cookie key, the discovery mode, the
+    /// remembered ONVIF clients), what must survive kept: the audit log, the firmware
     /// security-version floor and the challenge counter. The generation keeps counting, so
     /// the reset is a change like any other.
     pub fn factory_reset(&self) -> UserState {

@@ -113,6 +113,11 @@ pub struct InitRequest {
     /// Time settings.
     #[serde(default)]
     pub time: Option<TimeSettings>,
+    /// Let ONVIF clients (NVRs, Home Assistant) sign in as admin with this password: the
+    /// camera then keeps the password sealed under its device key. Off by default, so an
+    /// owner who never uses ONVIF keeps no password equivalent on the camera.
+    #[serde(default)]
+    pub onvif: bool,
 }
 
 /// `POST /login`.

@@ -109,6 +109,7 @@ impl Core {
             password_hash,
             role: Role::Administrator,
             enabled: true,
+            onvif: req.onvif.then(|| self.seal_onvif(ADMIN, &req.password)),
         }];
         next.recovery_email = recovery;
         next.questions = questions;
@@ -124,13 +125,14 @@ impl Core {
         next.questions_failures = 0;
         next.questions_suspended = false;
         let detail = format!(
-            "initialized; recovery address {}; {} security question(s)",
+            "initialized; recovery address {}; {} security question(s); ONVIF access {}",
             if next.recovery_email.is_some() {
                 "set by the owner"
             } else {
                 "left at the factory default"
             },
-            next.questions.len()
+            next.questions.len(),
+            if req.onvif { "on" } else { "off" }
         );
         let entry = self.entry(&next, "initialized", Some(ADMIN), Some(source), detail);
         next.push_audit(entry);

@@ -126,9 +126,13 @@ impl Core {
         let hash = self.hasher.hash(new_password.to_string()).await;
         let mut g = self.lock();
         let mut next = g.state.clone();
+        let sealed = self.reseal_onvif(&next, ADMIN, new_password);
+        // No ONVIF client stays trusted: an intruder's would be among them.
+        next.onvif_clients.clear();
         for a in next.accounts.iter_mut() {
             if a.name == ADMIN {
                 a.password_hash = hash.clone();
+                a.onvif = sealed.clone();
                 a.enabled = true;
             } else {
                 a.enabled = false;

@@ -244,7 +244,7 @@ impl Core {
     }
 
     /// Checks the signed-in account's current password (limits as sign-in).
-    async fn confirm_password(
+    pub(super) async fn confirm_password(
         &self,
         user: &str,
         password: &str,

@@ -3,10 +3,12 @@
 use super::error::{self, ApiError};
 use super::json::ApiJson;
 use super::{
-    AppState, Authed, device_cookie, device_set_cookie, session_clear_cookie, session_set_cookie,
+    Admin, AppState, Authed, device_cookie, device_set_cookie, session_clear_cookie,
+    session_set_cookie,
 };
-use crate::core::{QrView, RecoveryMethods, SettingsView};
+use crate::core::{QrView, RecoveryMethods, SettingsView, UserView};
 use crate::mail::SmtpSettings;
+use crate::state::Role;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
@@ -40,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/questions", post(set_questions))
         .route("/settings/smtp", post(set_smtp))
         .route("/settings/smtp/test", post(test_mail))
+        .route("/users", get(users))
+        .route("/onvif-access", post(onvif_access))
         .fallback(|| async { error::not_found() })
 }
 
@@ -117,7 +121,7 @@ async fn password(
         .into_response())
 }
 
-async fn audit(State(st): State<AppState>, _auth: Authed) -> Json<Vec<AuditEntry>> {
+async fn audit(State(st): State<AppState>, _auth: Admin) -> Json<Vec<AuditEntry>> {
     Json(st.core.audit())
 }
 
@@ -220,7 +224,7 @@ async fn verify_security_code(
     Ok(Json(json!({"recovered": true, "message": RECOVERED})))
 }
 
-async fn settings(State(st): State<AppState>, _auth: Authed) -> Json<SettingsView> {
+async fn settings(State(st): State<AppState>, _auth: Admin) -> Json<SettingsView> {
     Json(st.core.settings())
 }
 
@@ -235,7 +239,7 @@ struct RecoveryEmail {
 async fn set_recovery_email(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: Authed,
+    Admin(auth): Admin,
     ApiJson(req): ApiJson<RecoveryEmail>,
 ) -> Result<Json<SettingsView>, ApiError> {
     st.core
@@ -263,7 +267,7 @@ struct Questions {
 async fn set_questions(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: Authed,
+    Admin(auth): Admin,
     ApiJson(req): ApiJson<Questions>,
 ) -> Result<Json<SettingsView>, ApiError> {
     st.core
@@ -289,7 +293,7 @@ struct Smtp {
 async fn set_smtp(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: Authed,
+    Admin(auth): Admin,
     ApiJson(req): ApiJson<Smtp>,
 ) -> Result<Json<SettingsView>, ApiError> {
     st.core
@@ -301,8 +305,49 @@ async fn set_smtp(
 async fn test_mail(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    auth: Authed,
+    Admin(auth): Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let to = st.core.test_mail(&auth.user, peer.ip()).await?;
     Ok(Json(json!({"sent": true, "to": to})))
+}
+
+async fn users(State(st): State<AppState>, _auth: Admin) -> Json<Vec<UserView>> {
+    Json(st.core.users())
+}
+
+/// `POST /onvif-access`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnvifAccess {
+    enabled: bool,
+    /// The account's current password (needed to switch access on).
+    #[serde(default)]
+    password: Option<String>,
+    /// Another account than the signed-in one (an Administrator's change).
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn onvif_access(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    auth: Authed,
+    ApiJson(req): ApiJson<OnvifAccess>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = req.user.unwrap_or_else(|| auth.user.clone());
+    if user != auth.user && auth.role != Role::Administrator {
+        return Err(error::forbidden());
+    }
+    st.core
+        .set_onvif_access(&user, req.enabled, req.password.as_deref(), peer.ip())
+        .await?;
+    Ok(Json(json!({
+        "user": user,
+        "onvif": req.enabled,
+        "message": if req.enabled {
+            "ONVIF clients (NVRs, Home Assistant) can now sign in with this account's password."
+        } else {
+            "ONVIF access is off: the camera no longer keeps this password in a form ONVIF clients can use."
+        }
+    })))
 }

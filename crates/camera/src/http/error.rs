@@ -29,6 +29,15 @@ pub fn unauthorized() -> ApiError {
     )
 }
 
+/// 403: the signed-in account's role does not allow this.
+pub fn forbidden() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "Only an Administrator can do this. Sign in as admin (or another account with the Administrator role) to change the camera's settings.",
+    )
+}
+
 /// 403: a request from another site.
 pub fn cross_site() -> ApiError {
     ApiError::new(
@@ -178,6 +187,17 @@ impl From<CoreError> for ApiError {
                     ),
                 )
             },
+            CoreError::UserNameInvalid => {
+                ApiError::new(S::BAD_REQUEST, "user_name_invalid", e.to_string())
+            }
+            CoreError::UserExists(_) => ApiError::new(S::CONFLICT, "user_exists", e.to_string()),
+            CoreError::UnknownUser(_) => ApiError::new(S::NOT_FOUND, "unknown_user", e.to_string()),
+            CoreError::TooManyUsers => ApiError::new(S::CONFLICT, "too_many_users", e.to_string()),
+            CoreError::AdminFixed => ApiError::new(S::CONFLICT, "admin_fixed", e.to_string()),
+            CoreError::Forbidden => forbidden(),
+            CoreError::PasswordRequired => {
+                ApiError::new(S::BAD_REQUEST, "password_required", e.to_string())
+            }
             CoreError::Mail(e) => ApiError::new(
                 S::BAD_GATEWAY,
                 "mail_failed",

@@ -31,6 +31,7 @@ pub mod plain;
 pub mod web;
 
 use crate::core::Core;
+use crate::state::Role;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, request::Parts};
@@ -138,6 +139,8 @@ pub fn request_token(headers: &HeaderMap) -> Option<&str> {
 pub struct Authed {
     /// Account name.
     pub user: String,
+    /// Its role now (a role changed during the session counts at once).
+    pub role: Role,
     /// The session's token.
     pub token: String,
 }
@@ -148,10 +151,29 @@ impl FromRequestParts<AppState> for Authed {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let token = request_token(&parts.headers).ok_or_else(error::unauthorized)?;
         let user = st.core.session(token).ok_or_else(error::unauthorized)?;
+        // A session of an account deleted or disabled since is no session.
+        let role = st.core.role(&user).ok_or_else(error::unauthorized)?;
         Ok(Authed {
             user,
+            role,
             token: token.to_string(),
         })
+    }
+}
+
+/// A signed-in Administrator: what every change of the camera's settings needs. Anyone
+/// else signed in gets 403 with [`error::forbidden`].
+pub struct Admin(pub Authed);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = Authed::from_request_parts(parts, st).await?;
+        if auth.role != Role::Administrator {
+            return Err(error::forbidden());
+        }
+        Ok(Admin(auth))
     }
 }
 

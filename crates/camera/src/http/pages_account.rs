@@ -1,6 +1,6 @@
-//! Signing in and out, and changing the password: the same core calls as the API, as
-//! forms. A sign-in sets the session cookie and the device cookie (S4); a password change
-//! ends every session and says so.
+//! Signing in and out, changing the password and switching ONVIF access for one's own
+//! account: the same core calls as the API, as forms. A sign-in sets the session cookie and
+//! the device cookie (S4); a password change ends every session and says so.
 
 use super::error::{ApiError, wait_words};
 use super::json::WebForm;
@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/password", get(password_page).post(password_submit))
+        .route("/account/onvif", post(onvif_submit))
 }
 
 /// The sign-in page.
@@ -128,21 +129,78 @@ async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
+/// The account page: the password change and the ONVIF switch.
 #[derive(Template)]
 #[template(path = "password.html")]
 struct PasswordPage {
     c: Chrome,
     error: Option<String>,
+    notice: Option<String>,
+    user: String,
+    onvif: bool,
 }
 
-async fn password_page(State(st): State<AppState>, _user: PageUser) -> Response {
-    render(
-        StatusCode::OK,
-        &PasswordPage {
-            c: chrome(&st.core),
-            error: None,
-        },
-    )
+fn account_view(
+    st: &AppState,
+    user: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> PasswordPage {
+    let onvif = st.core.users().iter().any(|u| u.name == user && u.onvif);
+    PasswordPage {
+        c: chrome(&st.core),
+        error,
+        notice,
+        user: user.to_string(),
+        onvif,
+    }
+}
+
+async fn password_page(State(st): State<AppState>, PageUser(user): PageUser) -> Response {
+    render(StatusCode::OK, &account_view(&st, &user, None, None))
+}
+
+/// The ONVIF-access form: the switch, and the password to switch it on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OnvifForm {
+    onvif: Option<String>,
+    password: String,
+}
+
+async fn onvif_submit(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    PageUser(user): PageUser,
+    WebForm(form): WebForm<OnvifForm>,
+) -> Response {
+    let enable = form.onvif.is_some();
+    let password = Some(form.password.as_str()).filter(|p| !p.is_empty());
+    match st
+        .core
+        .set_onvif_access(&user, enable, password, peer.ip())
+        .await
+    {
+        Ok(()) => {
+            let notice = if enable {
+                "ONVIF clients (NVRs, Home Assistant) can now sign in with this account's password."
+            } else {
+                "ONVIF access is off: the camera no longer keeps this password in a form ONVIF clients can use."
+            };
+            render(
+                StatusCode::OK,
+                &account_view(&st, &user, None, Some(notice.into())),
+            )
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let resp = render(
+                e.status,
+                &account_view(&st, &user, Some(e.message.clone()), None),
+            );
+            with_retry(resp, &e)
+        }
+    }
 }
 
 /// The password-change form.
@@ -160,10 +218,12 @@ async fn password_submit(
     PageUser(user): PageUser,
     WebForm(form): WebForm<PasswordForm>,
 ) -> Response {
-    let c = chrome(&st.core);
     if form.new_password != form.new_password2 {
         let error = Some("The two new passwords differ: type the same password twice.".into());
-        return render(StatusCode::BAD_REQUEST, &PasswordPage { c, error });
+        return render(
+            StatusCode::BAD_REQUEST,
+            &account_view(&st, &user, error, None),
+        );
     }
     match st
         .core
@@ -187,13 +247,7 @@ async fn password_submit(
         }
         Err(e) => {
             let e = ApiError::from(e);
-            render(
-                e.status,
-                &PasswordPage {
-                    c,
-                    error: Some(e.message),
-                },
-            )
+            render(e.status, &account_view(&st, &user, Some(e.message), None))
         }
     }
 }

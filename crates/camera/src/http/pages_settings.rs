@@ -4,7 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::json::WebForm;
-use super::web::{Chrome, PageUser, chrome, render, with_retry};
+use super::web::{Chrome, PageAdmin, chrome, render, with_retry};
 use crate::core::{CoreError, SettingsView};
 use crate::mail::{SmtpSettings, TlsMode};
 use askama::Template;
@@ -72,7 +72,7 @@ fn settings_result(st: &AppState, result: Result<String, CoreError>) -> Response
     }
 }
 
-async fn settings_page(State(st): State<AppState>, _user: PageUser) -> Response {
+async fn settings_page(State(st): State<AppState>, _user: PageAdmin) -> Response {
     render(StatusCode::OK, &settings_view(&st, None, None))
 }
 
@@ -87,7 +87,7 @@ pub struct RecoveryForm {
 async fn set_recovery(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    PageUser(user): PageUser,
+    PageAdmin(user): PageAdmin,
     WebForm(f): WebForm<RecoveryForm>,
 ) -> Response {
     let addr = Some(f.recovery_email.trim()).filter(|a| !a.is_empty());
@@ -116,7 +116,7 @@ pub struct QuestionsForm {
 async fn set_questions(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    PageUser(user): PageUser,
+    PageAdmin(user): PageAdmin,
     WebForm(f): WebForm<QuestionsForm>,
 ) -> Response {
     let qs: Vec<QuestionAnswer> = [(f.q1, f.a1), (f.q2, f.a2), (f.q3, f.a3)]
@@ -155,7 +155,7 @@ pub struct SmtpForm {
 async fn set_smtp(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    PageUser(user): PageUser,
+    PageAdmin(user): PageAdmin,
     WebForm(f): WebForm<SmtpForm>,
 ) -> Response {
     let settings = if f.server.trim().is_empty() {
@@ -195,7 +195,7 @@ async fn set_smtp(
 async fn test_mail(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    PageUser(user): PageUser,
+    PageAdmin(user): PageAdmin,
 ) -> Response {
     let r = st
         .core

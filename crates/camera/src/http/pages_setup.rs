@@ -43,6 +43,7 @@ pub struct SetupForm {
     time_mode: String,
     ntp_server: String,
     browser_time_ms: String,
+    onvif: Option<String>,
 }
 
 #[derive(Template)]
@@ -141,6 +142,7 @@ fn init_request(f: &SetupForm) -> Result<InitRequest, String> {
         setup_code: Some(f.setup_code.trim().to_string()).filter(|c| !c.is_empty()),
         network: Some(network),
         time: Some(time),
+        onvif: f.onvif.is_some(),
     })
 }
 

@@ -119,6 +119,7 @@ fn title_for(code: &str) -> &'static str {
         "too_large" => "Too much data",
         "locked_out" | "slow_down" => "Too many attempts",
         "init_window_closed" => "Setup has closed",
+        "forbidden" => "For Administrators only",
         _ => "Something went wrong",
     }
 }
@@ -136,6 +137,27 @@ impl axum::extract::FromRequestParts<AppState> for PageUser {
         page_user(st, &parts.headers)
             .map(PageUser)
             .ok_or_else(|| Redirect::to("/login"))
+    }
+}
+
+/// The signed-in Administrator of a page that changes settings: anyone else signed in
+/// gets a 403 page saying so, anyone not signed in is sent to sign in.
+pub struct PageAdmin(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(user) = page_user(st, &parts.headers) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        if st.core.role(&user) != Some(crate::state::Role::Administrator) {
+            return Err(PageError::new(&st.core, error::forbidden()).into_response());
+        }
+        Ok(PageAdmin(user))
     }
 }
 
@@ -224,7 +246,7 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-async fn audit_page(State(st): State<AppState>, _user: PageUser) -> Response {
+async fn audit_page(State(st): State<AppState>, _user: PageAdmin) -> Response {
     let mut entries = st.core.audit();
     entries.reverse();
     render(

@@ -221,3 +221,89 @@ async fn the_help_page_carries_the_models_reset_guide() {
         }
     }
 }
+
+/// The core of the camera once it runs again after `old` (a reboot gives a new one).
+async fn next_core(
+    dev: &Device,
+    old: &Arc<camkey_camera::core::Core>,
+) -> Arc<camkey_camera::core::Core> {
+    for _ in 0..1_000 {
+        if let Some(c) = dev.core()
+            && !Arc::ptr_eq(&c, old)
+            && dev.state() == PowerState::Running
+        {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the camera did not come back");
+}
+
+#[tokio::test]
+async fn a_reboot_request_restarts_the_camera_and_ends_every_session() {
+    let mut cam = TestCamera::start("IPC4K15").await;
+    cam.init().await;
+    cam.camera.take().unwrap().stop().await;
+    let timing = ButtonTiming {
+        hold: Duration::from_millis(300),
+        debounce: Duration::from_millis(10),
+    };
+    let (dev, _hand, _led) = spawn_device(&cam, Duration::from_millis(20), timing, true, true);
+    run_until(&dev, PowerState::Running).await;
+    let token = cam.token().await;
+    assert_eq!(cam.get("/audit", Some(&token)).await.0, 200);
+    let core = dev.core().unwrap();
+    core.request_reboot("admin", "127.0.0.1".parse().unwrap())
+        .unwrap();
+    let again = next_core(&dev, &core).await;
+    assert!(dev.powered(), "a reboot keeps the power");
+    // Sessions are RAM: gone. The flash is kept, with the request in the audit log.
+    assert_eq!(cam.get("/audit", Some(&token)).await.0, 401);
+    assert!(again.initialized());
+    assert!(again.audit().iter().any(|e| e.event == "reboot_requested"));
+    assert_eq!(cam.login(GOOD_PASSWORD).await.0, 200);
+    dev.stop().await;
+}
+
+#[tokio::test]
+async fn factory_defaults_over_the_network_reboot_with_the_init_window_open_again() {
+    let mut cam = TestCamera::start("IPC4K15").await;
+    cam.init().await;
+    cam.camera.take().unwrap().stop().await;
+    let hand = sim_button();
+    let hold = |port: u16| Reserved::bind(([127, 0, 0, 1], port).into()).unwrap();
+    let clock = ManualClock::new(1_790_000_000_000);
+    let dev = Device::spawn(
+        DeviceConfig {
+            camera: CameraConfig {
+                factory_dir: cam.factory_dir(),
+                data_dir: cam.data_dir(),
+                https_base: cam.base(),
+                core: CoreConfig::default(),
+            },
+            https: hold(cam.https_port),
+            http: Some(hold(cam.http_port)),
+            boot_time: Duration::from_millis(20),
+            button: None,
+        },
+        Arc::new(clock.clone()),
+        Some(Box::new(hand.line())),
+        Arc::new(SimLed::default()),
+        true,
+    );
+    run_until(&dev, PowerState::Running).await;
+    let core = dev.core().unwrap();
+    // Long after boot: the init window has closed.
+    clock.advance(31 * 60_000);
+    assert!(!core.init_window_open());
+    core.factory_default(true, "admin", "127.0.0.1".parse().unwrap())
+        .unwrap();
+    let again = next_core(&dev, &core).await;
+    assert!(!again.initialized());
+    assert!(again.init_window_open(), "the init window did not reopen");
+    let (st, body) = cam
+        .post("/init", serde_json::json!({"password": GOOD_PASSWORD}))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    dev.stop().await;
+}

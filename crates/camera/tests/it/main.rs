@@ -11,5 +11,7 @@ mod device;
 mod email;
 mod http;
 mod limits;
+mod onvif_core;
 mod power;
 mod recovery;
+mod roles;

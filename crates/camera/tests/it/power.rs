@@ -57,6 +57,7 @@ async fn torture_child() {
                 setup_code: None,
                 network: None,
                 time: None,
+                onvif: false,
             };
             core.init(req, src).await.unwrap();
             continue;

@@ -498,6 +498,7 @@ async fn after_a_recovery_every_other_account_is_disabled() {
         password_hash: camkey_passwords::hash(OTHER_PASSWORD),
         role: Role::Operator,
         enabled: true,
+        onvif: None,
     });
     store.save(&state).unwrap();
     cam.boot().await;
