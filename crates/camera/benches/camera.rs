@@ -53,6 +53,7 @@ async fn run() {
         factory_dir: tmp.path().join("factory"),
         data_dir: tmp.path().join("flash"),
         https_base: format!("https://127.0.0.1:{port}"),
+        http_base: None,
         core: CoreConfig::default(),
     };
     let cam = Camera::start(

@@ -11,6 +11,7 @@ mod device;
 mod email;
 mod http;
 mod limits;
+mod onvif;
 mod onvif_core;
 mod power;
 mod recovery;
