@@ -880,3 +880,63 @@ async fn futures_join<F: std::future::Future<Output = Answer> + Send + 'static>(
     }
     out
 }
+
+/// The real client most installs run (`onvif-zeep-async`, Home Assistant's library) over
+/// plain HTTP: time, device information, MAC, users, profiles, stream and snapshot; a
+/// password in clear (CreateUsers) refused with a fault that says HTTPS; a wrong password
+/// read by the client as an authentication error. Skipped where the package is missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn onvif_zeep_async_manages_the_camera_over_plain_http() {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import onvif, zeep"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("skipped: python3 with onvif-zeep-async is not installed");
+        return;
+    }
+    let cam = ready().await;
+    // The client sets its offset from GetSystemDateAndTime: give the camera a real date.
+    cam.clock.set_wall(1_796_193_600_000);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/onvif/zeep_client.py");
+    let out = tokio::process::Command::new("python3")
+        .args([
+            script,
+            "127.0.0.1",
+            &cam.http_port.to_string(),
+            "admin",
+            GOOD_PASSWORD,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let serial = &cam.core().factory().serial;
+    for expected in [
+        "time Manual 2026".to_string(),
+        format!("device camkey IPC4K15 {serial}"),
+        format!("mac {}", cam.core().factory().mac),
+        "users ['admin']".to_string(),
+        "max_users 16 True True".to_string(),
+        "create_users refused".to_string(),
+        "profile Profile_1 H264".to_string(),
+        "stream rtsp://127.0.0.1:554/stream1".to_string(),
+        format!("snapshot_uri {}", plain(&cam, "/onvif/snapshot.jpg")),
+        "wrong_password refused True".to_string(),
+    ] {
+        assert!(
+            stdout.contains(&expected),
+            "{expected:?} not in:\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(stdout.contains("HTTPS"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("snapshot ") && l.ends_with(" True")),
+        "{stdout}"
+    );
+}
