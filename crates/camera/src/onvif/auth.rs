@@ -181,23 +181,27 @@ impl OnvifService {
                 "Sender not authorized: the UsernameToken is not fresh (its Created time is over 5 minutes from the camera's clock; read GetSystemDateAndTime and retry)".into(),
             ));
         }
-        let caller = role_of(
-            self.core
-                .verify_onvif(&token.username, source, |pw| token.verify_digest(pw))
-                .await,
-        )?;
         let key = replay::key(&[
             b"token",
             token.username.as_bytes(),
             token.nonce.as_deref().unwrap_or_default(),
             token.created.as_deref().unwrap_or_default().as_bytes(),
         ]);
+        if self.replay_lock().seen(&key, Some(created)) {
+            return Err(replayed_token());
+        }
+        let caller = role_of(
+            self.core
+                .verify_onvif(&token.username, source, |pw| token.verify_digest(pw))
+                .await,
+        )?;
         let elapsed = self.core.clock().elapsed_ms();
-        match self.replay_lock().check_and_insert(key, elapsed, Some(created)) {
+        match self
+            .replay_lock()
+            .check_and_insert(key, elapsed, Some(created))
+        {
             Seen::New => Ok(caller),
-            Seen::Replayed => Err(Denied::Refused(
-                "Sender not authorized: this UsernameToken was used before (a replayed request is refused)".into(),
-            )),
+            Seen::Replayed => Err(replayed_token()),
         }
     }
 
@@ -220,13 +224,30 @@ impl OnvifService {
                 "Sender not authorized: the digest was made for another address".into(),
             ));
         }
-        let state = self.nonce_key.check(
-            &resp.nonce,
-            self.core.clock().elapsed_ms(),
-            DIGEST_NONCE_LIFETIME_MS,
-        );
+        let now = self.core.clock().elapsed_ms();
+        let mut state = self
+            .nonce_key
+            .check(&resp.nonce, now, DIGEST_NONCE_LIFETIME_MS);
+        // Past the replay cache's memory, an old answer cannot be told from a copy: it is
+        // not checked at all.
+        if state == NonceState::Stale
+            && self.nonce_key.check(&resp.nonce, now, replay::KEEP_MS) != NonceState::Fresh
+        {
+            state = NonceState::Invalid;
+        }
         if state == NonceState::Invalid {
             return Err(Denied::Challenge { stale: false });
+        }
+        let key = replay::key(&[
+            b"digest",
+            resp.nonce.as_bytes(),
+            resp.nc.as_deref().unwrap_or_default().as_bytes(),
+            resp.cnonce.as_deref().unwrap_or_default().as_bytes(),
+        ]);
+        // A copy (or a reused nonce) is answered with a new nonce before the password is
+        // checked, so it never counts as a successful sign-in.
+        if self.replay_lock().seen(&key, None) {
+            return Err(Denied::Challenge { stale: true });
         }
         let caller = role_of(
             self.core
@@ -235,16 +256,12 @@ impl OnvifService {
                 })
                 .await,
         )?;
+        let elapsed = self.core.clock().elapsed_ms();
         if state == NonceState::Stale {
+            // Right, but late: remembered, so the same answer is not checked again.
+            self.replay_lock().check_and_insert(key, elapsed, None);
             return Err(Denied::Challenge { stale: true });
         }
-        let key = replay::key(&[
-            b"digest",
-            resp.nonce.as_bytes(),
-            resp.nc.as_deref().unwrap_or_default().as_bytes(),
-            resp.cnonce.as_deref().unwrap_or_default().as_bytes(),
-        ]);
-        let elapsed = self.core.clock().elapsed_ms();
         match self.replay_lock().check_and_insert(key, elapsed, None) {
             Seen::New => Ok(caller),
             // A nonce count used before: a copy, or a client without qop reusing its
@@ -253,6 +270,13 @@ impl OnvifService {
             Seen::Replayed => Err(Denied::Challenge { stale: true }),
         }
     }
+}
+
+fn replayed_token() -> Denied {
+    Denied::Refused(
+        "Sender not authorized: this UsernameToken was used before (a replayed request is refused)"
+            .into(),
+    )
 }
 
 fn check_digest(resp: &DigestResponse, method: &str, password: &str) -> bool {

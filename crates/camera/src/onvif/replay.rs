@@ -52,6 +52,14 @@ pub fn key(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 impl ReplayCache {
+    /// Whether a credential was used before (or may have been: older than the floor),
+    /// without recording it. Checked before the password is, so a copy never counts as a
+    /// successful sign-in (which would reset the sender's failure count, S4).
+    pub fn seen(&self, key: &[u8; 32], created_ms: Option<i64>) -> bool {
+        let below_floor = matches!((created_ms, self.floor), (Some(c), Some(f)) if c <= f);
+        below_floor || self.set.contains(key)
+    }
+
     /// Records a verified credential at `now_ms` (elapsed); `created_ms` is a token's
     /// `Created` (wall clock), `None` for a digest answer.
     pub fn check_and_insert(
@@ -114,7 +122,9 @@ mod tests {
     fn a_credential_passes_once() {
         let mut c = ReplayCache::default();
         let k = key(&[b"admin", b"nonce", b"2026-01-01T00:00:00Z"]);
+        assert!(!c.seen(&k, Some(1_000)));
         assert_eq!(c.check_and_insert(k, 0, Some(1_000)), Seen::New);
+        assert!(c.seen(&k, Some(1_000)));
         assert_eq!(c.check_and_insert(k, 10, Some(1_000)), Seen::Replayed);
         let other = key(&[b"admin", b"nonce2", b"2026-01-01T00:00:00Z"]);
         assert_eq!(c.check_and_insert(other, 10, Some(1_000)), Seen::New);
@@ -132,6 +142,7 @@ mod tests {
         let later = KEEP_MS + 1;
         assert_eq!(c.check_and_insert(k, later, Some(5_000)), Seen::Replayed);
         assert!(c.is_empty());
+        assert!(c.seen(&key(&[b"u"]), Some(4_000)));
         assert_eq!(
             c.check_and_insert(key(&[b"u"]), later, Some(4_000)),
             Seen::Replayed

@@ -481,6 +481,52 @@ async fn username_tokens_work_once_and_only_while_fresh() {
         assert_eq!(a.status, 400);
         assert!(a.reason().contains("not fresh"), "{}", a.reason());
     }
+    // A copy never counts as a success: it cannot reset a guesser's failures (S4). Four
+    // wrong guesses, the sniffed token, one more guess: locked out.
+    let guesser = cam.client_from("127.0.0.5");
+    for i in 0..4 {
+        let h = token_header(&cam, "admin", &format!("guess-{i}"), 0);
+        send(
+            &guesser,
+            &plain(&cam, DEVICE),
+            SoapVersion::V12,
+            Some(&h),
+            "<tds:GetUsers/>",
+            None,
+        )
+        .await;
+    }
+    let copy = send(
+        &guesser,
+        &plain(&cam, DEVICE),
+        SoapVersion::V12,
+        Some(&header),
+        "<tds:GetUsers/>",
+        None,
+    )
+    .await;
+    assert!(copy.reason().contains("used before"), "{}", copy.reason());
+    let h = token_header(&cam, "admin", "guess-5", 0);
+    send(
+        &guesser,
+        &plain(&cam, DEVICE),
+        SoapVersion::V12,
+        Some(&h),
+        "<tds:GetUsers/>",
+        None,
+    )
+    .await;
+    let h = token_header(&cam, "admin", GOOD_PASSWORD, 0);
+    let a = send(
+        &guesser,
+        &plain(&cam, DEVICE),
+        SoapVersion::V12,
+        Some(&h),
+        "<tds:GetUsers/>",
+        None,
+    )
+    .await;
+    assert!(a.reason().contains("too many"), "{}", a.reason());
     // Two minutes off is fine (clients are set from GetSystemDateAndTime, not exactly).
     let h = token_header(&cam, "admin", GOOD_PASSWORD, -2 * 60_000);
     let a = send(
