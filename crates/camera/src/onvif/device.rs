@@ -16,6 +16,7 @@ use camkey_onvif::device::{DeviceRequest, User, UserLevel};
 use camkey_onvif::media;
 use camkey_onvif::ns;
 use camkey_onvif::soap::{Fault, Subcode};
+use camkey_proto::api::NetworkSettings;
 use camkey_proto::policy::PASSWORD_MAX_CHARS;
 use camkey_web::client::Client;
 use std::time::Duration;
@@ -226,24 +227,13 @@ async fn run(
             serial_number: f.serial.clone(),
             hardware_id: f.model.clone(),
         }),
-        DeviceRequest::GetNetworkInterfaces => {
-            let ipv4 = svc
-                .host()
-                .parse::<std::net::Ipv4Addr>()
-                .ok()
-                .map(|a| r::Ipv4 {
-                    address: a.to_string(),
-                    prefix_length: 24,
-                    dhcp: false,
-                });
-            r::network_interfaces(&[r::NetworkInterface {
-                token: "eth0".into(),
-                name: "eth0".into(),
-                hw_address: f.mac.clone(),
-                mtu: 1500,
-                ipv4,
-            }])
-        }
+        DeviceRequest::GetNetworkInterfaces => r::network_interfaces(&[r::NetworkInterface {
+            token: "eth0".into(),
+            name: "eth0".into(),
+            hw_address: f.mac.clone(),
+            mtu: 1500,
+            ipv4: ipv4(svc),
+        }]),
         DeviceRequest::GetScopes => r::scopes(&scopes(svc)),
         DeviceRequest::GetDiscoveryMode => r::discovery_mode(core.discoverable()),
         DeviceRequest::SetDiscoveryMode(on) => {
@@ -300,6 +290,30 @@ async fn run(
             r::empty("SetSystemFactoryDefault")
         }
     })
+}
+
+/// The interface's IPv4 settings: the owner's static address, or the address the camera
+/// serves on, from DHCP.
+fn ipv4(svc: &OnvifService) -> Option<r::Ipv4> {
+    match svc.core().state().network {
+        NetworkSettings::Static { address, .. } => {
+            let (addr, len) = address.split_once('/').unwrap_or((address.as_str(), "24"));
+            Some(r::Ipv4 {
+                address: addr.parse::<std::net::Ipv4Addr>().ok()?.to_string(),
+                prefix_length: len.parse().ok().filter(|l| *l <= 32)?,
+                dhcp: false,
+            })
+        }
+        NetworkSettings::Dhcp => svc
+            .host()
+            .parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|a| r::Ipv4 {
+                address: a.to_string(),
+                prefix_length: 24,
+                dhcp: true,
+            }),
+    }
 }
 
 /// Runs `act` a moment after the answer has gone out; its failure is logged.

@@ -657,6 +657,14 @@ async fn create_users_needs_https_and_then_the_new_account_has_its_level() {
         .unwrap()
         .to_string();
     assert_eq!(mac, cam.core().factory().mac);
+    let dhcp = a
+        .element()
+        .child(ns::TDS, "NetworkInterfaces")
+        .and_then(|n| n.child(ns::TT, "IPv4"))
+        .and_then(|v| v.child(ns::TT, "Config"))
+        .and_then(|c| c.child(ns::TT, "FromDHCP"))
+        .and_then(|d| d.child_text(ns::TT, "Address"));
+    assert_eq!(dhcp, Some("127.0.0.1"));
     let a = digest_call(
         &c,
         &plain(&cam, DEVICE),
