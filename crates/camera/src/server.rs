@@ -270,3 +270,26 @@ pub fn derived_http_base(https_base: &str, http_port: u16) -> Option<String> {
 fn hyper_util_timer() -> hyper_util::rt::TokioTimer {
     hyper_util::rt::TokioTimer::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_base_from_the_https_base() {
+        assert_eq!(
+            derived_http_base("https://10.0.0.5:8443", 8080).as_deref(),
+            Some("http://10.0.0.5:8080")
+        );
+        assert_eq!(
+            derived_http_base("https://cam.local/", 80).as_deref(),
+            Some("http://cam.local")
+        );
+        assert_eq!(
+            derived_http_base("https://[fe80::1]:443", 8080).as_deref(),
+            Some("http://[fe80::1]:8080")
+        );
+        assert_eq!(derived_http_base("http://x", 80), None);
+        assert_eq!(derived_http_base("https://", 80), None);
+    }
+}
