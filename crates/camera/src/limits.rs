@@ -2,8 +2,9 @@
 //!
 //! Secrets that can be guessed (passwords, security answers) are limited by who guesses,
 //! as a [`Guesser`]:
-//! - a **trusted** client (a device cookie of that account, OWASP "device cookies", or a
-//!   live session) has a counter of its own: [`Policy::per_source_max`] consecutive
+//! - a **trusted** client (a device cookie of that account, OWASP "device cookies", a
+//!   live session, or an ONVIF client whose (account, source) pair signed in before, see
+//!   `core::onvif`) has a counter of its own: [`Policy::per_source_max`] consecutive
 //!   failures lock that one client out for [`Policy::per_source_lock_ms`]. Nobody else's
 //!   failures delay or lock it;
 //! - any **other** client is limited per (scope, account, source) with the same hard lock,

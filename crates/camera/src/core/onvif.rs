@@ -300,16 +300,17 @@ impl Core {
                 && c.source == src
                 && now < c.last.saturating_add(ONVIF_CLIENT_FORGET_MS)
         });
+        if let Some(i) = found
+            && now
+                < g.state.onvif_clients[i]
+                    .last
+                    .saturating_add(ONVIF_CLIENT_REFRESH_MS)
+        {
+            // The common case (a polling NVR): nothing to save, nothing copied.
+            return Ok(());
+        }
         let mut next = g.state.clone();
         match found {
-            Some(i)
-                if now
-                    < next.onvif_clients[i]
-                        .last
-                        .saturating_add(ONVIF_CLIENT_REFRESH_MS) =>
-            {
-                return Ok(());
-            }
             Some(i) => next.onvif_clients[i].last = now,
             None => {
                 remember(&mut next.onvif_clients, account, src, now);

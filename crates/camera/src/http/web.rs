@@ -176,9 +176,11 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let s = st.core.state();
     let f = st.core.factory();
     let m = f.model_info();
+    let admin = st.core.role(&user) == Some(crate::state::Role::Administrator);
     let page = HomePage {
         c: chrome(&st.core),
         user,
+        admin,
         mac: f.mac.clone(),
         network: match &s.network {
             NetworkSettings::Dhcp => "automatic (DHCP)".into(),
@@ -231,6 +233,7 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
 struct HomePage {
     c: Chrome,
     user: String,
+    admin: bool,
     mac: String,
     network: String,
     time: String,

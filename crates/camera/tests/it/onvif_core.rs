@@ -654,3 +654,14 @@ async fn a_reboot_request_is_audited_and_signalled() {
     assert_eq!(last.source.as_deref(), Some("127.0.0.7"));
     assert!(reboot_signalled(&core).await);
 }
+
+/// The HTTP handlers of the ONVIF service hold these futures across their awaits: they
+/// must be `Send` (checked at compile time).
+#[allow(dead_code)]
+fn core_futures_are_send(core: &Core, src: IpAddr) {
+    fn send<T: Send>(_: T) {}
+    send(core.verify_onvif("admin", src, |pw| pw.is_empty()));
+    send(core.set_onvif_access("admin", true, Some("x"), src));
+    send(core.create_users("admin", vec![], src));
+    send(core.set_users("admin", vec![], src));
+}

@@ -127,6 +127,10 @@ async fn only_an_administrator_changes_settings_lists_users_or_reads_the_audit_l
     .await;
     assert_eq!(st, 403);
     assert_eq!(cam.core().settings(), before);
+    // Its start page offers no settings it may not change.
+    let (st, html) = page(&cam, &op, "/", None).await;
+    assert_eq!(st, 200);
+    assert!(!html.contains(r#"href="/settings""#) && html.contains(r#"href="/password""#));
     // An Operator still has its own account page and password.
     let (st, html) = page(&cam, &op, "/password", None).await;
     assert_eq!(st, 200);
