@@ -37,7 +37,6 @@ use camkey_onvif::auth::digest::NonceKey;
 use camkey_onvif::ns;
 use camkey_onvif::soap::{self, Envelope, Fault, SoapVersion, Subcode};
 use camkey_onvif::xml::Limits;
-use camkey_web::client::Client;
 use camkey_web::headers::SecurityHeaders;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -321,9 +320,4 @@ impl Incoming<'_> {
             caller: Some(caller),
         })
     }
-}
-
-/// The client address of a request.
-pub fn source(client: Client) -> Source {
-    client.ip()
 }
