@@ -994,3 +994,63 @@ async fn onvif_zeep_async_manages_the_camera_over_plain_http() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_user_without_a_password_works_over_http_and_reboot_answers_first() {
+    let cam = ready().await;
+    let c = cam.client();
+    let h = token_header(&cam, "admin", GOOD_PASSWORD, 0);
+    let create = "<tds:CreateUsers><tds:User><tt:Username>viewer</tt:Username><tt:Password>amber-falcon-river-93</tt:Password><tt:UserLevel>User</tt:UserLevel></tds:User></tds:CreateUsers>";
+    let a = send(
+        &c,
+        &https(&cam, DEVICE),
+        SoapVersion::V12,
+        Some(&h),
+        create,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    // A role change carries no password: fine over plain HTTP.
+    let h = token_header(&cam, "admin", GOOD_PASSWORD, 0);
+    let a = send(&c, &plain(&cam, DEVICE), SoapVersion::V12, Some(&h), "<tds:SetUser><tds:User><tt:Username>viewer</tt:Username><tt:UserLevel>Operator</tt:UserLevel></tds:User></tds:SetUser>", None).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(
+        cam.core()
+            .users()
+            .iter()
+            .any(|u| u.name == "viewer" && u.role == camkey_camera::state::Role::Operator)
+    );
+    // A new password does not travel over plain HTTP.
+    let h = token_header(&cam, "admin", GOOD_PASSWORD, 0);
+    let a = send(&c, &plain(&cam, DEVICE), SoapVersion::V12, Some(&h), "<tds:SetUser><tds:User><tt:Username>viewer</tt:Username><tt:Password>other-falcon-river-94</tt:Password><tt:UserLevel>Operator</tt:UserLevel></tds:User></tds:SetUser>", None).await;
+    assert_eq!(a.subcodes(), ["OperationProhibited"]);
+    // SystemReboot: the answer first, then the request to the device.
+    let h = token_header(&cam, "admin", GOOD_PASSWORD, 0);
+    let a = send(
+        &c,
+        &plain(&cam, DEVICE),
+        SoapVersion::V12,
+        Some(&h),
+        "<tds:SystemReboot/>",
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        a.element().child_text(ns::TDS, "Message"),
+        Some("Rebooting")
+    );
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        cam.core().reboot_requested().notified(),
+    )
+    .await
+    .expect("the reboot was asked for");
+    assert!(
+        cam.core()
+            .audit()
+            .iter()
+            .any(|e| e.event == "reboot_requested")
+    );
+}
