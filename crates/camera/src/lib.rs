@@ -21,6 +21,7 @@
 //!   (`core::onvif`); the wall clock, discovery mode, factory defaults and reboot an NVR
 //!   asks for (`core::system`).
 //! - [`http`]: the HTTPS pages and API, and the plain-HTTP redirector.
+//! - [`onvif`]: the ONVIF device and media services, on both ports (docs/onvif.md).
 //! - [`server`]: loading a factory directory and running a camera.
 //! - [`hardware`]: the reset button and status LED seam, simulated parts, and the hold logic.
 //! - `gpio` (feature `gpio`): the reset button on a Linux GPIO character-device line.
@@ -38,6 +39,7 @@ pub mod hardware;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod onvif;
 pub mod server;
 pub mod sessions;
 pub mod state;

@@ -3,6 +3,7 @@
 
 use crate::core::{Core, CoreConfig, CoreError};
 use crate::http;
+use crate::onvif::{self, OnvifService, Transport};
 use axum_server::tls_rustls::RustlsConfig;
 use camkey_proto::clock::Clock;
 use camkey_proto::factory::{CERT_FILE, FACTORY_FILE, FactoryData, TLS_KEY_FILE};
@@ -80,6 +81,9 @@ pub struct CameraConfig {
     pub data_dir: PathBuf,
     /// The camera's own HTTPS base address (redirects go here, never to a Host header).
     pub https_base: String,
+    /// The camera's own plain HTTP base address (ONVIF XAddrs and URIs on that port);
+    /// `None`: the HTTPS base's host with the plain listener's port.
+    pub http_base: Option<String>,
     /// Core settings.
     pub core: CoreConfig,
     /// The interface WS-Discovery answers on, by its IPv4 address (127.0.0.1 on
@@ -129,7 +133,15 @@ impl Camera {
             .http1()
             .timer(hyper_util_timer())
             .header_read_timeout(Duration::from_secs(10));
-        let app = http::app(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let http_base = match (&config.http_base, &listeners.http) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(l)) => derived_http_base(&config.https_base, l.local_addr()?.port()),
+            (None, None) => None,
+        };
+        let onvif = OnvifService::new(core.clone(), config.https_base.clone(), http_base);
+        let app = http::app(core.clone())
+            .merge(onvif::routes(onvif.clone(), Transport::Https))
+            .into_make_service_with_connect_info::<SocketAddr>();
         let https = tokio::spawn(server.handle(handle.clone()).serve(app));
 
         let (plain_stop_tx, plain_stop_rx) = oneshot::channel::<()>();
@@ -137,7 +149,11 @@ impl Camera {
             Some(l) => {
                 l.set_nonblocking(true)?;
                 let l = tokio::net::TcpListener::from_std(l)?;
-                let app = http::plain::app(config.https_base.clone());
+                let app = http::plain::app_with(
+                    config.https_base.clone(),
+                    onvif::routes(onvif.clone(), Transport::Http),
+                )
+                .into_make_service_with_connect_info::<SocketAddr>();
                 Some(tokio::spawn(async move {
                     let _ = axum::serve(l, app)
                         .with_graceful_shutdown(async {
@@ -262,6 +278,49 @@ impl Camera {
     }
 }
 
+/// The plain HTTP base from the HTTPS base's host and the plain port
+/// (`https://10.0.0.5:8443` and 8080 give `http://10.0.0.5:8080`).
+pub fn derived_http_base(https_base: &str, http_port: u16) -> Option<String> {
+    let rest = https_base.strip_prefix("https://")?;
+    let authority = rest.split('/').next()?;
+    let host = if authority.starts_with('[') {
+        &authority[..=authority.find(']')?]
+    } else {
+        authority.split(':').next()?
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(if http_port == 80 {
+        format!("http://{host}")
+    } else {
+        format!("http://{host}:{http_port}")
+    })
+}
+
 fn hyper_util_timer() -> hyper_util::rt::TokioTimer {
     hyper_util::rt::TokioTimer::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_base_from_the_https_base() {
+        assert_eq!(
+            derived_http_base("https://10.0.0.5:8443", 8080).as_deref(),
+            Some("http://10.0.0.5:8080")
+        );
+        assert_eq!(
+            derived_http_base("https://cam.local/", 80).as_deref(),
+            Some("http://cam.local")
+        );
+        assert_eq!(
+            derived_http_base("https://[fe80::1]:443", 8080).as_deref(),
+            Some("http://[fe80::1]:8080")
+        );
+        assert_eq!(derived_http_base("http://x", 80), None);
+        assert_eq!(derived_http_base("https://", 80), None);
+    }
 }

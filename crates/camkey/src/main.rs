@@ -324,6 +324,7 @@ fn camera(a: CameraArgs) -> Result<()> {
         factory_dir: a.factory,
         data_dir: a.data,
         https_base: https_base.clone(),
+        http_base: None,
         core: camkey_camera::core::CoreConfig {
             init_window_ms: a.init_window_minutes.saturating_mul(60_000),
             ..Default::default()

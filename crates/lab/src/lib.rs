@@ -448,6 +448,7 @@ impl Lab {
                 factory_dir,
                 data_dir: dir.join(&cam.dir).join("flash"),
                 https_base: https_base(opts.bind, cam.https_port),
+                http_base: None,
                 core: CoreConfig {
                     default_smtp: Some(default_smtp.clone().with_sender(&cam.serial)),
                     ..CoreConfig::default()

@@ -1,7 +1,9 @@
 //! The plain-HTTP listener. It carries no secret and changes nothing: a `GET` or `HEAD` is
 //! redirected to the camera's **own** HTTPS address (configured, never built from the
 //! request's `Host` header, S6), and any other method is refused without reading its body,
-//! since it might carry a password (S10).
+//! since it might carry a password (S10). The one exception is ONVIF ([`crate::onvif`]),
+//! whose clients speak plain HTTP: its paths are served here too, with digest or
+//! UsernameToken digests only, and calls that carry a password in clear refused.
 
 use super::error::ApiError;
 use axum::Router;
@@ -13,6 +15,11 @@ use axum::response::{IntoResponse, Response};
 /// `https://127.0.0.1:8443`.
 pub fn app(https_base: String) -> Router {
     Router::new().fallback(redirect).with_state(https_base)
+}
+
+/// The redirecting application with other routes served as they are (the ONVIF service).
+pub fn app_with(https_base: String, routes: Router) -> Router {
+    routes.merge(app(https_base))
 }
 
 async fn redirect(State(base): State<String>, req: Request) -> Response {

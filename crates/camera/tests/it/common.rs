@@ -85,6 +85,7 @@ impl TestCamera {
             factory_dir: self.factory_dir(),
             data_dir: self.data_dir(),
             https_base: format!("https://127.0.0.1:{}", self.https_port),
+            http_base: None,
             core: self.config.clone(),
             discovery: self.discovery,
         };

@@ -12,6 +12,7 @@ mod discovery;
 mod email;
 mod http;
 mod limits;
+mod onvif;
 mod onvif_core;
 mod power;
 mod recovery;
