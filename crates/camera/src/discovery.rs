@@ -10,26 +10,6 @@ use camkey_onvif::discovery::{Advert, CameraFacts, Responder, ResponderConfig};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-/// The camera's plain HTTP base from its HTTPS base and the HTTP port
-/// (`https://10.0.0.5:8443` and 8080 give `http://10.0.0.5:8080`).
-pub fn http_base(https_base: &str, http_port: u16) -> Option<String> {
-    let rest = https_base.strip_prefix("https://")?;
-    let authority = rest.split('/').next()?;
-    let host = if authority.starts_with('[') {
-        &authority[..=authority.find(']')?]
-    } else {
-        authority.split(':').next()?
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(if http_port == 80 {
-        format!("http://{host}")
-    } else {
-        format!("http://{host}:{http_port}")
-    })
-}
-
 /// What goes into the advert now.
 pub fn facts(core: &Core, https_base: &str, http_base: Option<&str>) -> CameraFacts {
     let f = core.factory();
@@ -70,26 +50,4 @@ pub async fn start(
 /// The camera's discovery mode.
 fn discoverable(core: &Core) -> bool {
     core.discoverable()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_base_from_https_base() {
-        assert_eq!(
-            http_base("https://10.0.0.5:8443", 8080).as_deref(),
-            Some("http://10.0.0.5:8080")
-        );
-        assert_eq!(
-            http_base("https://cam.local/", 80).as_deref(),
-            Some("http://cam.local")
-        );
-        assert_eq!(
-            http_base("https://[fe80::1]:443", 8080).as_deref(),
-            Some("http://[fe80::1]:8080")
-        );
-        assert_eq!(http_base("http://x", 80), None);
-    }
 }

@@ -118,10 +118,6 @@ impl Camera {
         let id = load_identity(&config.factory_dir)?;
         let core = Core::boot(id.factory, clock, &config.data_dir, config.core)?;
         let https_addr = listeners.https.local_addr()?;
-        let http_base = match &listeners.http {
-            Some(l) => crate::discovery::http_base(&config.https_base, l.local_addr()?.port()),
-            None => None,
-        };
         listeners.https.set_nonblocking(true)?;
 
         let handle = axum_server::Handle::new();
@@ -138,7 +134,7 @@ impl Camera {
             (None, Some(l)) => derived_http_base(&config.https_base, l.local_addr()?.port()),
             (None, None) => None,
         };
-        let onvif = OnvifService::new(core.clone(), config.https_base.clone(), http_base);
+        let onvif = OnvifService::new(core.clone(), config.https_base.clone(), http_base.clone());
         let app = http::app(core.clone())
             .merge(onvif::routes(onvif.clone(), Transport::Https))
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -86,40 +86,14 @@ fn capabilities() -> DeviceCapabilities {
     }
 }
 
-/// The scopes the camera advertises: the same list as its WS-Discovery answers
-/// (`camkey_onvif::discovery::camera_scopes` once both are on one branch).
+/// The scopes the camera advertises: exactly its WS-Discovery advert's
+/// ([`crate::discovery::facts`]), so GetScopes and a probe never disagree.
 pub fn scopes(svc: &OnvifService) -> Vec<r::Scope> {
-    let f = svc.core().factory();
-    let state = if svc.core().initialized() {
-        "initialized"
-    } else {
-        "uninitialized"
-    };
-    let name = format!("camkey {} {}", f.model, f.serial);
-    [
-        "onvif://www.onvif.org/Profile/Streaming".to_string(),
-        "onvif://www.onvif.org/type/video_encoder".to_string(),
-        "onvif://www.onvif.org/type/Network_Video_Transmitter".to_string(),
-        format!("onvif://www.onvif.org/hardware/{}", pct(&f.model)),
-        format!("onvif://www.onvif.org/name/{}", pct(&name)),
-        format!("onvif://camkey/state/{state}"),
-        format!("onvif://camkey/serial/{}", pct(&f.serial)),
-    ]
-    .into_iter()
-    .map(|uri| r::Scope { uri, fixed: true })
-    .collect()
-}
-
-/// Percent-encodes what a scope segment cannot hold.
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
+    let facts = crate::discovery::facts(svc.core(), &svc.https_base, svc.http_base.as_deref());
+    camkey_onvif::discovery::Advert::for_camera(&facts)
+        .scopes
+        .into_iter()
+        .map(|uri| r::Scope { uri, fixed: true })
         .collect()
 }
 
@@ -218,7 +192,7 @@ async fn run(
         DeviceRequest::GetHostname => r::hostname(&hostname(&f.serial)),
         DeviceRequest::GetWsdlUrl => r::wsdl_url(),
         DeviceRequest::GetEndpointReference => {
-            r::endpoint_reference(&endpoint_for_serial(&f.serial))
+            r::endpoint_reference(&camkey_onvif::discovery::endpoint_for_serial(&f.serial))
         }
         DeviceRequest::GetDeviceInformation => r::device_information(&r::DeviceInformation {
             manufacturer: "camkey".into(),
@@ -329,26 +303,4 @@ fn later(act: impl FnOnce() -> Result<(), CoreError> + Send + 'static) {
 /// The camera's host name: `camkey-` and its serial, lowercase.
 pub fn hostname(serial: &str) -> String {
     format!("camkey-{}", serial.to_ascii_lowercase())
-}
-
-/// The camera's WS-Discovery endpoint address (`urn:uuid:`, stable per serial).
-pub fn endpoint_for_serial(serial: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"camkey ws-discovery endpoint v1\n");
-    h.update(serial.as_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = data_encoding::HEXLOWER.encode(&b);
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }

@@ -63,8 +63,8 @@ pub enum Transport {
 /// The ONVIF service of one camera (shared by both listeners).
 pub struct OnvifService {
     core: Arc<Core>,
-    https_base: String,
-    http_base: Option<String>,
+    pub(crate) https_base: String,
+    pub(crate) http_base: Option<String>,
     nonce_key: NonceKey,
     replay: Mutex<replay::ReplayCache>,
 }
