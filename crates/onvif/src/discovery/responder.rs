@@ -201,11 +201,18 @@ async fn serve(shared: Arc<Shared>, mc: UdpSocket) {
         let (n, from, multicast) = tokio::select! {
             r = mc.recv_from(&mut mbuf) => match r {
                 Ok((n, from)) => (n, from, true),
-                Err(_) => continue,
+                Err(_) => {
+                    // A socket error (rare with UDP) must not become a busy loop.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
             r = shared.send.recv_from(&mut ubuf) => match r {
                 Ok((n, from)) => (n, from, false),
-                Err(_) => continue,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
         };
         let buf = if multicast { &mbuf } else { &ubuf };
