@@ -244,6 +244,11 @@ fn lab_runs_every_model_and_resumes_the_same_cameras_state_and_ports() {
         for k in ["hardware", "onvif", "serial_console", "poe_port"] {
             assert!(c.get(k).is_some(), "{k}");
         }
+        let url = c["url"].as_str().unwrap();
+        assert_eq!(
+            c["onvif"].as_str().unwrap(),
+            format!("{url}onvif/device_service")
+        );
     }
     assert!(Path::new(m1["device_ca"].as_str().unwrap()).exists());
     let http = client(m1["device_ca"].as_str().unwrap());

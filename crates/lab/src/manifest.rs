@@ -28,7 +28,8 @@ pub struct CameraEntry {
     pub http: String,
     /// Simulated hardware control base URL.
     pub hardware: Option<String>,
-    /// ONVIF device service URL (null until ONVIF exists).
+    /// ONVIF device service URL, over HTTPS (the same path answers on the plain `http`
+    /// address too).
     pub onvif: Option<String>,
     /// Serial console pty (null until the console exists).
     pub serial_console: Option<String>,
@@ -102,7 +103,7 @@ impl Manifest {
                         "http://{}",
                         SocketAddr::new(crate::hardware_ip(opts.bind), c.hardware_port)
                     )),
-                    onvif: None,
+                    onvif: Some(format!("{base}/onvif/device_service")),
                     serial_console: None,
                     poe_port: None,
                     setup_code: code.clone(),
