@@ -4,6 +4,8 @@
 
 #[path = "cli/attack_file_modes.rs"]
 mod attack_file_modes;
+#[path = "cli/install.rs"]
+mod install;
 
 use serde_json::{Value, json};
 use std::path::Path;
