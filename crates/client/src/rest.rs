@@ -42,14 +42,17 @@ pub struct CameraClient {
     token: Option<String>,
 }
 
-/// The API base of a camera address: `https://HOST:PORT/api`, whether given the web page
-/// (`https://HOST:PORT/`) or the API base itself.
+/// The API base of a camera address: `https://HOST:PORT/api`, whether given the API base
+/// itself, the web page (`https://HOST:PORT/`) or any other URL of the camera (such as its
+/// ONVIF device service address from discovery).
 pub fn api_base(url: &str) -> String {
-    let url = url.trim_end_matches('/');
-    if url.ends_with("/api") {
-        url.to_string()
-    } else {
-        format!("{url}/api")
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with("/api") {
+        return trimmed.to_string();
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}/api", u.origin().ascii_serialization()),
+        Err(_) => format!("{trimmed}/api"),
     }
 }
 
@@ -221,5 +224,9 @@ mod tests {
         assert_eq!(api_base("https://h:1/"), "https://h:1/api");
         assert_eq!(api_base("https://h:1"), "https://h:1/api");
         assert_eq!(api_base("https://h:1/api/"), "https://h:1/api");
+        assert_eq!(
+            api_base("https://127.0.0.1:8443/onvif/device_service"),
+            "https://127.0.0.1:8443/api"
+        );
     }
 }

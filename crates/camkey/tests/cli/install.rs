@@ -50,6 +50,16 @@ impl Lab {
     }
 
     async fn camera(&self, keys: &VendorKeys, model: &str, serial: &str) -> Cam {
+        self.camera_on(keys, model, serial, None).await
+    }
+
+    async fn camera_on(
+        &self,
+        keys: &VendorKeys,
+        model: &str,
+        serial: &str,
+        discovery: Option<std::net::Ipv4Addr>,
+    ) -> Cam {
         let dir: PathBuf = self.tmp.path().join(serial);
         let factory = camkey_factory::provision(
             keys,
@@ -71,7 +81,7 @@ impl Lab {
                 https_base: format!("https://127.0.0.1:{port}"),
                 http_base: None,
                 core: CoreConfig::default(),
-                discovery: None,
+                discovery,
             },
             Listeners { https, http: None },
             Arc::new(clock.clone()),
@@ -355,4 +365,82 @@ async fn recover_draws_the_challenge_and_takes_the_vendors_code() {
     )
     .await;
     assert_eq!(c, 1, "{err}");
+}
+
+/// The rows of `found` (JSON list) with this serial.
+fn row<'a>(found: &'a Value, serial: &str) -> &'a Value {
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["serial"] == serial)
+        .unwrap_or_else(|| panic!("{serial} not in {found}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discover_checks_certificates_and_init_all_initializes_only_genuine_ones() {
+    let lab = Lab::new();
+    let (ca, pw) = (lab.ca(), lab.file("pw"));
+    let lo = Some(std::net::Ipv4Addr::LOCALHOST);
+    let other =
+        VendorKeys::generate(&lab.tmp.path().join("other"), 1, &VendorProfile::default()).unwrap();
+    // Serials of their own: other tests' cameras may answer on loopback too.
+    let tag = std::process::id() % 100_000;
+    let (s1, s2, s3) = (
+        format!("IPC4K15-D{tag:05}1"),
+        format!("IPC4K15-D{tag:05}2"),
+        format!("IPC4K15-D{tag:05}3"),
+    );
+    let a = lab.camera_on(&lab.keys, "IPC4K15", &s1, lo).await;
+    let b = lab.camera_on(&lab.keys, "IPC4K15", &s2, lo).await;
+    let fake = lab.camera_on(&other, "IPC4K15", &s3, lo).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let (code, out, err) = camkey(
+        &["--json", "discover", "--ca", &ca, "--timeout", "1500"],
+        "",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let found: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(row(&found, &s1)["certificate"], "verified");
+    assert_eq!(row(&found, &s3)["certificate"], "not_genuine");
+    let (_, out, _) = camkey(&["--json", "discover", "--timeout", "1000"], "").await;
+    let found: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(row(&found, &s1)["certificate"], "unchecked");
+    let (_, out, _) = camkey(&["discover", "--ca", &ca, "--timeout", "1000"], "").await;
+    assert!(out.contains("CERTIFICATE"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&s3) && l.contains("not genuine")),
+        "{out}"
+    );
+
+    let (_, out, err) = camkey(
+        &[
+            "--json",
+            "init",
+            "--all-uninitialized",
+            "--ca",
+            &ca,
+            "--password-file",
+            &pw,
+            "--timeout",
+            "1500",
+        ],
+        "",
+    )
+    .await;
+    let done: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert_eq!(row(&done, &s1)["result"], "initialized", "{done}");
+    assert_eq!(row(&done, &s2)["result"], "initialized", "{done}");
+    assert_eq!(row(&done, &s3)["result"], "not_genuine", "{done}");
+    assert!(lab.initialized(&a).await && lab.initialized(&b).await);
+    let own = DeviceCa::from_file(&other.path(camkey_factory::files::DEVICE_CA)).unwrap();
+    let info = CameraClient::new(&fake.url, &own, None)
+        .unwrap()
+        .device()
+        .await
+        .unwrap();
+    assert!(!info.initialized, "the impostor got the password");
 }
