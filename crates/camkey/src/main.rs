@@ -6,7 +6,15 @@
 //! in [`install`] and [`init_all`], over `camkey-client`.
 //!
 //! Cargo features decide which parts are in: the default build has everything; the
-//! camera-only build (`--no-default-features`) has only `camkey camera`.
+//! camera-only build (`--no-default-features`) has only `camkey camera` (and `discover`
+//! without `--ca`): the `installer` feature brings `camkey-client`.
+//!
+//! # Layout
+//!
+//! - [`args`]: the command line (clap).
+//! - [`discover`]: `camkey discover`, with the certificate column.
+//! - [`install`]: `camkey init` (one camera) and `camkey recover`, and the exit codes 4 to 8.
+//! - [`init_all`]: `camkey init --all-uninitialized`: discovery, progress bar, summary.
 
 mod args;
 mod discover;
