@@ -5,7 +5,7 @@
 //! is a genuine camera with the serial it claims, gives each its own random password kept
 //! sealed in its store, sets their time, records them as channels, and serves its admin an
 //! API and a page. It reaches cameras only over the network, through [`link::CameraLink`]
-//! (implemented by the shared client crate), as it would reach any vendor's camera; it
+//! (implemented over the shared client crate by [`client_link::ClientLink`]), as it would reach any vendor's camera; it
 //! links no camera code.
 //!
 //! `docs/nvr.md` describes the API, the channel states and what replacing an NVR means.
@@ -16,12 +16,14 @@
 //! - [`store`]: power-safe state on disk: admin account, channels, sealed camera
 //!   passwords, setup codes, sign-in limits, audit log, the persisted elapsed clock.
 //! - [`link`]: what the NVR needs from a camera over the network ([`link::CameraLink`]).
+//! - [`client_link`]: [`link::CameraLink`] over the shared client crate (the real link).
 //! - [`adopt`]: the adoption state machine, per port.
 //! - [`http`]: the NVR's API (docs/design.md §4) and its page.
 //! - `testlink` (tests only): a simulated camera network behind [`link::CameraLink`], and
 //!   the test rig (simulated switch, store, adoption engine).
 
 pub mod adopt;
+pub mod client_link;
 pub mod http;
 pub mod link;
 pub mod store;
