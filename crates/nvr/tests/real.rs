@@ -24,6 +24,7 @@ const ADMIN_PW: &str = "installer-chosen-passphrase";
 struct Cam {
     camera: Camera,
     addr: SocketAddr,
+    clock: ManualClock,
 }
 
 fn vendor(dir: &Path) -> VendorKeys {
@@ -31,6 +32,16 @@ fn vendor(dir: &Path) -> VendorKeys {
 }
 
 async fn camera(keys: &VendorKeys, dir: &Path, model: &str, serial: &str) -> Cam {
+    provision(keys, dir, model, serial);
+    boot(
+        dir,
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        CoreConfig::default(),
+    )
+    .await
+}
+
+fn provision(keys: &VendorKeys, dir: &Path, model: &str, serial: &str) {
     camkey_factory::provision(
         keys,
         &ProvisionRequest {
@@ -41,23 +52,31 @@ async fn camera(keys: &VendorKeys, dir: &Path, model: &str, serial: &str) -> Cam
         &dir.join("factory"),
     )
     .unwrap();
-    let https = TcpListener::bind("127.0.0.1:0").unwrap();
+}
+
+/// Boots (or reboots, after a power cycle) the camera in `dir` on `https`.
+async fn boot(dir: &Path, https: TcpListener, core: CoreConfig) -> Cam {
     let addr = https.local_addr().unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
     let camera = Camera::start(
         CameraConfig {
             factory_dir: dir.join("factory"),
             data_dir: dir.join("flash"),
             https_base: format!("https://{addr}"),
             http_base: None,
-            core: CoreConfig::default(),
+            core,
             discovery: None,
         },
         Listeners { https, http: None },
-        Arc::new(ManualClock::new(1_700_000_000_000)),
+        Arc::new(clock.clone()),
     )
     .await
     .unwrap();
-    Cam { camera, addr }
+    Cam {
+        camera,
+        addr,
+        clock,
+    }
 }
 
 fn ca(keys_dir: &Path) -> DeviceCa {
@@ -200,4 +219,62 @@ async fn adopts_reveals_refuses_impostors_and_readopts_after_a_reset() {
     for c in [on_port, off_port, impostor] {
         c.camera.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_init_window_is_reopened_by_one_power_cycle_of_the_port() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = vendor(&tmp.path().join("vendor"));
+    let dir = tmp.path().join("c1");
+    provision(&keys, &dir, "IPC4K15", "IPC4K15-NVR010");
+    let core = CoreConfig {
+        init_window_ms: 60_000,
+        ..CoreConfig::default()
+    };
+    let cam = boot(
+        &dir,
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        core.clone(),
+    )
+    .await;
+    cam.clock.advance(61_000);
+    assert!(!cam.camera.core().device_info().init_window_open);
+
+    let store = Arc::new(
+        Store::open(
+            &tmp.path().join("nvr"),
+            Arc::new(ManualClock::new(1_800_000_000_000)),
+        )
+        .unwrap(),
+    );
+    store.set_admin("admin", ADMIN_PW, None).unwrap();
+    let switch = Arc::new(SimSwitch::new(2));
+    // The port's power reaches the camera: off stops it, on boots it again.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    switch.set_power_hook(Arc::new(move |port, on| {
+        let _ = tx.send((port, on));
+    }));
+    let link = Arc::new(ClientLink::new(ca(&tmp.path().join("vendor"))));
+    let nvr = Arc::new(Adopter::new(
+        store.clone(),
+        switch.clone(),
+        link,
+        Arc::new(|_| {}),
+    ));
+    switch.plug(1, Some(cam.addr)).unwrap();
+    assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
+    assert_eq!(switch.power_cycles(), vec![1]);
+    let note = store.read(|s| s.channels[&1].note.clone());
+    assert!(note.contains("power-cycled port 1 once"), "{note}");
+    assert_eq!(rx.recv().await, Some((1, false)));
+    assert_eq!(rx.recv().await, Some((1, true)));
+    let addr = cam.addr;
+    cam.camera.stop().await;
+    let cam = boot(&dir, TcpListener::bind(addr).unwrap(), core).await;
+
+    assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+    assert!(cam.camera.core().device_info().initialized);
+    assert_eq!(switch.power_cycles(), vec![1], "once");
+    cam.camera.stop().await;
 }
