@@ -24,6 +24,13 @@ pub(crate) enum Command {
     Camera(CameraArgs),
     /// Find cameras on one interface with WS-Discovery (exit 3: none answered).
     Discover(DiscoverArgs),
+    /// Initialize a camera after checking it is genuine and the expected one (exit codes:
+    /// README).
+    #[cfg(feature = "installer")]
+    Init(InitArgs),
+    /// Recover a camera's password with its QR challenge and the vendor's security code.
+    #[cfg(feature = "installer")]
+    Recover(RecoverArgs),
     /// Make a vendor key set: master key, device CA, firmware signing key.
     #[cfg(feature = "factory")]
     Keygen(KeygenArgs),
@@ -242,6 +249,71 @@ pub(crate) struct DiscoverArgs {
     /// Only cameras with this scope (RFC 3986 prefix rule); repeatable, all must match.
     #[arg(long = "scope")]
     pub(crate) scopes: Vec<String>,
+    /// The device CA (PEM): check each camera's certificate and serial.
+    #[cfg(feature = "installer")]
+    #[arg(long)]
+    pub(crate) ca: Option<PathBuf>,
+}
+
+#[cfg(feature = "installer")]
+#[derive(clap::Args)]
+pub(crate) struct InitArgs {
+    /// The camera's address (its web page or API base); not with --all-uninitialized.
+    #[arg(required_unless_present = "all_uninitialized")]
+    pub(crate) url: Option<String>,
+    /// The device CA (PEM, lab.json's `device_ca`).
+    #[arg(long)]
+    pub(crate) ca: PathBuf,
+    /// The serial the camera must have (from its label).
+    #[arg(long)]
+    pub(crate) serial: Option<String>,
+    /// Read the new admin password from this file (first line); else prompt.
+    #[arg(long)]
+    pub(crate) password_file: Option<PathBuf>,
+    /// The owner's recovery address (left out: the factory default stays).
+    #[arg(long)]
+    pub(crate) recovery_email: Option<String>,
+    /// The setup code from the camera's label, for models that need it.
+    #[arg(long)]
+    pub(crate) setup_code: Option<String>,
+    /// Security questions: a JSON list of {"question", "answer"}.
+    #[arg(long)]
+    pub(crate) questions: Option<PathBuf>,
+    /// Let ONVIF clients sign in as admin with this password.
+    #[arg(long)]
+    pub(crate) onvif: bool,
+    /// Discover on --interface and initialize every uninitialized genuine camera (the same
+    /// password for each).
+    #[arg(long, conflicts_with_all = ["url", "serial"])]
+    pub(crate) all_uninitialized: bool,
+    /// The interface to discover on, by its IPv4 address (with --all-uninitialized).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) interface: std::net::Ipv4Addr,
+    /// How long discovery waits, in milliseconds (with --all-uninitialized).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) timeout: u64,
+}
+
+#[cfg(feature = "installer")]
+#[derive(clap::Args)]
+pub(crate) struct RecoverArgs {
+    /// The camera's address (its web page or API base).
+    pub(crate) url: String,
+    /// The device CA (PEM, lab.json's `device_ca`).
+    #[arg(long)]
+    pub(crate) ca: PathBuf,
+    /// The serial the camera must have (from its label).
+    #[arg(long)]
+    pub(crate) serial: Option<String>,
+    /// The vendor's security code (else prompted for after the challenge is shown).
+    #[arg(long)]
+    pub(crate) code: Option<String>,
+    /// Read the new admin password from this file (first line); else prompt.
+    #[arg(long)]
+    pub(crate) password_file: Option<PathBuf>,
+    /// Replace the live challenge with a new one first.
+    #[arg(long)]
+    pub(crate) new_challenge: bool,
 }
 
 #[cfg(feature = "factory")]

@@ -2,13 +2,26 @@
 //! file parses it, sets up logging and hands over to the crates (staff and order import are
 //! library functions of `camkey-desk`; `camkey discover` is in [`discover`]); errors become
 //! messages and exit codes: 0 success, 1 failure, 2 bad usage (and 3: `discover` found
-//! nothing).
+//! nothing; 4 to 8: `init` and `recover`, in [`install`]). `camkey init` and `recover` are
+//! in [`install`] and [`init_all`], over `camkey-client`.
 //!
 //! Cargo features decide which parts are in: the default build has everything; the
-//! camera-only build (`--no-default-features`) has only `camkey camera`.
+//! camera-only build (`--no-default-features`) has only `camkey camera` (and `discover`
+//! without `--ca`): the `installer` feature brings `camkey-client`.
+//!
+//! # Layout
+//!
+//! - [`args`]: the command line (clap).
+//! - [`discover`]: `camkey discover`, with the certificate column.
+//! - [`install`]: `camkey init` (one camera) and `camkey recover`, and the exit codes 4 to 8.
+//! - [`init_all`]: `camkey init --all-uninitialized`: discovery, progress bar, summary.
 
 mod args;
 mod discover;
+#[cfg(feature = "installer")]
+mod init_all;
+#[cfg(feature = "installer")]
+mod install;
 
 use anyhow::{Context, Result};
 use args::*;
@@ -39,12 +52,19 @@ fn main() {
         .init();
     let json = cli.json;
     if let Err(e) = run(cli) {
+        #[cfg(feature = "installer")]
+        let code = install::exit_code(&e);
+        #[cfg(not(feature = "installer"))]
+        let code = 1;
         if json {
-            println!("{}", serde_json::json!({"error": format!("{e:#}")}));
+            println!(
+                "{}",
+                serde_json::json!({"error": format!("{e:#}"), "exit_code": code})
+            );
         } else {
             eprintln!("camkey: {e:#}");
         }
-        std::process::exit(1);
+        std::process::exit(code);
     }
 }
 
@@ -81,6 +101,10 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Camera(a) => camera(a),
         Command::Discover(a) => runtime()?.block_on(discover::run(a, cli.json)),
+        #[cfg(feature = "installer")]
+        Command::Init(a) => runtime()?.block_on(install::init(a, cli.json)),
+        #[cfg(feature = "installer")]
+        Command::Recover(a) => runtime()?.block_on(install::recover(a, cli.json)),
         #[cfg(feature = "factory")]
         Command::Keygen(a) => keygen(a, cli.json),
         #[cfg(feature = "factory")]

@@ -4,6 +4,10 @@
 
 #[path = "cli/attack_file_modes.rs"]
 mod attack_file_modes;
+#[path = "cli/install.rs"]
+mod install;
+#[path = "cli/lab_recover.rs"]
+mod lab_recover;
 
 use serde_json::{Value, json};
 use std::path::Path;
