@@ -44,6 +44,8 @@ pub struct LabOptions {
     pub time_scale: u32,
     /// Cameras added to the catalogue set.
     pub extra_cameras: u32,
+    /// Cameras on the NVR's PoE ports 1..=N.
+    pub nvr_cameras: u32,
     /// Send every outbound mail to this SMTP server instead of the built-in inbox.
     pub relay: Option<String>,
     /// Address every lab listener binds to.
@@ -83,6 +85,9 @@ pub enum LabError {
     /// The vendor's database (orders, staff).
     #[error("the lab vendor's database: {0}")]
     Vendor(String),
+    /// The NVR.
+    #[error("the lab NVR: {0}")]
+    Nvr(String),
 }
 
 /// The lab's vendor profile: addresses that stay inside the lab; the reset page is the
@@ -107,6 +112,11 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
     if opts.extra_cameras > 64 {
         return Err(LabError::Option("--cameras adds at most 64 cameras".into()));
     }
+    if opts.nvr_cameras > 64 {
+        return Err(LabError::Option(
+            "--nvr-cameras puts at most 64 cameras on the NVR".into(),
+        ));
+    }
     if let Some(r) = &opts.relay {
         let rest = r
             .strip_prefix("smtp://")
@@ -126,6 +136,7 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
 /// A running lab.
 pub struct Lab {
     cameras: Vec<Arc<hardware::SimCamera>>,
+    nvr: Option<camkey_nvr::service::RunningNvr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
@@ -324,6 +335,8 @@ impl Lab {
         plan.vendor_smtp_port = port(&vendor_smtp)?;
         let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
         plan.inbox_smtp_port = port(&inbox_smtp)?;
+        let nvr_http = bind(SocketAddr::new(opts.bind, plan.nvr_http_port))?;
+        plan.nvr_http_port = port(&nvr_http)?;
         // A camera's own ports are held (bound, not listening) for its device, which
         // listens on them only while the camera runs: nothing answers there while it is
         // off or booting, and nothing else can take them. The hardware API answers all
@@ -421,6 +434,8 @@ impl Lab {
             }));
         }
 
+        // The NVR's PoE switch: a port's power is the power of the camera plugged into it.
+        let switch = Arc::new(camkey_nvr::switch::SimSwitch::new(plan.nvr_ports()));
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
         for ((cam, hw), (https, http)) in plan
@@ -486,6 +501,7 @@ impl Lab {
                 led,
                 hold: timing.hold,
                 url: format!("{}/", https_base(opts.bind, cam.https_port)),
+                poe: cam.poe_port.map(|p| (switch.clone(), p)),
             });
             let listener = to_tokio(hw, dir)?;
             let app = hardware::app(sim.clone());
@@ -493,14 +509,34 @@ impl Lab {
             cameras.push(sim);
         }
 
-        let manifest =
-            manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile, &staff);
+        let nvr = start_nvr(
+            opts,
+            &plan,
+            &keys,
+            &cameras,
+            &setup_codes,
+            switch,
+            to_tokio(nvr_http, dir)?,
+            default_smtp.clone(),
+        )
+        .await?;
+        let nvr_admin = (camkey_nvr::adopt::CAMERA_USER.to_string(), nvr.1.clone());
+        let manifest = manifest::Manifest::build(
+            opts,
+            &plan,
+            &keys,
+            &setup_codes,
+            &profile,
+            &staff,
+            &nvr_admin,
+        );
         let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone(), hardware::panel(cameras.clone()));
         tasks.push(serve_http(listener, app, stop_rx.clone()));
         manifest.write(dir)?;
         Ok(Lab {
             cameras,
+            nvr: Some(nvr.0),
             tasks,
             stop: stop_tx,
             manifest,
@@ -523,6 +559,9 @@ impl Lab {
         {
             let _ = self.signer.kill().await;
         }
+        if let Some(nvr) = self.nvr.take() {
+            nvr.stop().await;
+        }
         let _ = self.stop.send(true);
         for c in self.cameras {
             c.device.stop().await;
@@ -531,6 +570,102 @@ impl Lab {
             let _ = t.await;
         }
     }
+}
+
+/// The lab NVR's directory (in the lab directory).
+pub const NVR_DIR: &str = "nvr";
+/// The lab NVR's admin account file, kept beside the NVR's store so that a resumed lab
+/// signs in with the same password.
+pub const NVR_ADMIN_FILE: &str = "lab-admin.json";
+
+/// Starts the lab's NVR over the simulated switch: each NVR camera plugged into its port at
+/// its HTTPS address, a port's power wired to that camera's power, its setup code given to
+/// the NVR as an installer would, and the owner told by mail. Returns the NVR and its
+/// admin's password.
+#[allow(clippy::too_many_arguments)]
+async fn start_nvr(
+    opts: &LabOptions,
+    plan: &LabPlan,
+    keys: &VendorKeys,
+    cameras: &[Arc<hardware::SimCamera>],
+    setup_codes: &[String],
+    switch: Arc<camkey_nvr::switch::SimSwitch>,
+    listener: tokio::net::TcpListener,
+    smtp: SmtpSettings,
+) -> Result<(camkey_nvr::service::RunningNvr, String), LabError> {
+    use camkey_nvr::switch::PoeSwitch;
+    let err = |e: &dyn std::fmt::Display| LabError::Nvr(e.to_string());
+    let dir = opts.dir.join(NVR_DIR);
+    camkey_camera::store::create_private_dir(&dir).map_err(|e| LabError::Io(dir.clone(), e))?;
+    let file = AtomicFile::new(&dir, NVR_ADMIN_FILE).map_err(|e| err(&e))?;
+    let password = file
+        .load::<serde_json::Value>()
+        .ok()
+        .flatten()
+        .and_then(|v| v["password"].as_str().map(String::from))
+        .unwrap_or_else(camkey_nvr::store::vault::generate_password);
+    file.save(
+        &serde_json::json!({"username": camkey_nvr::adopt::CAMERA_USER, "password": password}),
+    )
+    .map_err(|e| err(&e))?;
+    let mut by_port = std::collections::HashMap::new();
+    for (cam, sim) in plan.cameras.iter().zip(cameras) {
+        if let Some(port) = cam.poe_port {
+            switch
+                .plug(port, Some(SocketAddr::new(opts.bind, cam.https_port)))
+                .map_err(|e| err(&e))?;
+            by_port.insert(port, sim.clone());
+        }
+    }
+    switch.set_power_hook(Arc::new(move |port, on| {
+        if let Some(cam) = by_port.get(&port) {
+            cam.device.set_power(on);
+        }
+    }));
+    let smtp = smtp.with_sender("nvr");
+    let notice = Arc::new(move |n: camkey_nvr::adopt::Notice| {
+        let smtp = smtp.clone();
+        tokio::spawn(async move {
+            let subject = format!("Your NVR: port {}", n.port);
+            if let Err(e) = smtp.send(LAB_CUSTOMER, &subject, n.message).await {
+                tracing::warn!("lab NVR: the notice to the owner was not sent: {e}");
+            }
+        });
+    });
+    let nvr_opts = camkey_nvr::service::NvrOptions {
+        dir,
+        device_ca: keys.path(camkey_factory::files::DEVICE_CA),
+        admin_username: camkey_nvr::adopt::CAMERA_USER.into(),
+        admin_password: Some(password.clone()),
+        recovery_email: Some(LAB_CUSTOMER.into()),
+        period: Duration::from_secs(5),
+    };
+    let ports = switch.ports();
+    let nvr = camkey_nvr::service::start(
+        &nvr_opts,
+        switch,
+        listener,
+        notice,
+        Arc::new(camkey_proto::clock::SystemClock::default()),
+    )
+    .await
+    .map_err(|e| err(&e))?;
+    // The installer gives the NVR each port's setup code, from the camera's label.
+    let adopter = nvr.nvr().adopter();
+    for (cam, code) in plan.cameras.iter().zip(setup_codes) {
+        let Some(port) = cam.poe_port.filter(|p| *p <= ports) else {
+            continue;
+        };
+        let known = adopter
+            .store()
+            .read(|s| s.setup_codes.get(&port) == Some(code));
+        if !known {
+            adopter
+                .set_setup_code(port, code, "the lab's installer")
+                .map_err(|e| err(&e))?;
+        }
+    }
+    Ok((nvr, password))
 }
 
 /// Serves `app` on `listener` until the lab stops.

@@ -141,6 +141,25 @@ impl<L: CameraLink> Adopter<L> {
         })
     }
 
+    /// Records the setup code of the camera on `port` (from its label, given by the
+    /// installer `who`); an empty code removes it. Audited.
+    pub fn set_setup_code(&self, port: u8, code: &str, who: &str) -> Result<(), Error> {
+        self.store.update(|s, clock| {
+            if code.is_empty() {
+                s.setup_codes.remove(&port);
+            } else {
+                s.setup_codes.insert(port, code.to_string());
+            }
+            s.audit(
+                clock,
+                "setup_code",
+                Some(port),
+                format!("{who} set the setup code of port {port}"),
+            );
+            Ok::<_, Error>(())
+        })
+    }
+
     /// Runs every port once, all at once.
     pub async fn tick_all(self: &Arc<Self>) {
         let mut set = tokio::task::JoinSet::new();
@@ -295,14 +314,18 @@ impl<L: CameraLink> Adopter<L> {
         if ch.power_cycled {
             return self.note(port, ChannelState::Adopting, format!("The camera's setup window is still closed after the NVR power-cycled port {port}: unplug it for a few seconds and plug it in again."));
         }
-        self.set(port, |c, s, clock| {
+        if let Err(e) = self.switch.set_power(port, false) {
+            return self.note(port, ChannelState::Adopting, format!("The camera's setup window has closed and the NVR cannot power-cycle port {port}: {e}."));
+        }
+        let saved = self.set(port, |c, s, clock| {
             c.state = ChannelState::Adopting;
             c.power_cycled = true;
             c.note = format!("The camera's setup window had closed: the NVR power-cycled port {port} once to reopen it.");
             s.audit(clock, "power_cycle", Some(port), "init window closed: port power-cycled once".into());
-        })?;
-        self.switch.set_power(port, false)?;
+        });
+        // Power comes back whatever the store said.
         self.switch.set_power(port, true)?;
+        saved?;
         Ok(ChannelState::Adopting)
     }
 

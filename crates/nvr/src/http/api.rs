@@ -315,21 +315,7 @@ async fn setup_code<L: CameraLink>(
         ));
     }
     nvr.adopter
-        .store()
-        .update(|s, clock| {
-            if code.is_empty() {
-                s.setup_codes.remove(&port);
-            } else {
-                s.setup_codes.insert(port, code.clone());
-            }
-            s.audit(
-                clock,
-                "setup_code",
-                Some(port),
-                format!("{who} set the setup code of port {port}"),
-            );
-            Ok::<_, crate::store::Error>(())
-        })
+        .set_setup_code(port, &code, &who)
         .map_err(|e| WebError::internal(&e))?;
     // Adoption waiting on the code goes on now.
     let adopter = nvr.adopter.clone();
