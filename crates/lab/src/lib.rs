@@ -13,19 +13,26 @@
 //! - [`manifest`]: `lab.json`, written once every listener is bound.
 //! - [`hardware`]: each camera's simulated power, reset button and LED, their API and panel.
 //! - [`inbox`]: the lab's mail catcher (SMTP in, a page per mailbox, JSON API, compose).
+//! - `vendor`: the sample orders, the desk's staff account, the signer as a process.
+//! - `nvr`: the lab's NVR on the simulated PoE switch, its cameras' power on its ports.
 //! - [`run`]: provision what is missing, bind, start, write `lab.json`, wait for the stop.
 
 pub mod hardware;
 pub mod inbox;
 pub mod manifest;
+mod nvr;
 pub mod plan;
+mod vendor;
+
+pub use nvr::{NVR_ADMIN_FILE, NVR_DIR};
+pub use vendor::{LAB_CUSTOMER, LAB_STAFF, ORDERS_FILE, SIGNER_SOCKET, STAFF_FILE};
+use vendor::{prepare_desk, start_signer, write_orders};
 
 use camkey_camera::CameraConfig;
 use camkey_camera::core::CoreConfig;
 use camkey_camera::device::{Device, DeviceConfig, Reserved};
 use camkey_camera::hardware::{ButtonTiming, SimLed, sim_button};
 use camkey_camera::mail::{SmtpSettings, TlsMode};
-use camkey_camera::store::AtomicFile;
 use camkey_factory::{ProvisionRequest, VendorKeys, VendorProfile};
 use camkey_proto::factory::FACTORY_FILE;
 use plan::LabPlan;
@@ -141,132 +148,6 @@ pub struct Lab {
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
     signer: tokio::process::Child,
-}
-
-/// The signer's socket in the lab's vendor directory.
-pub const SIGNER_SOCKET: &str = "signer.sock";
-/// The lab's sample order file (in the lab directory).
-pub const ORDERS_FILE: &str = "orders.csv";
-/// The customer on every lab order.
-pub const LAB_CUSTOMER: &str = "customer@example.com";
-
-/// Writes the lab's sample order file: every lab camera, two to an order, bought recently.
-/// 0600: it names customers and their addresses.
-fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
-    let mut csv = format!("{}\n", camkey_proto::orders::HEADER);
-    for (i, cam) in plan.cameras.iter().enumerate() {
-        csv.push_str(&format!(
-            "LAB-{},{},Lab Customer,{LAB_CUSTOMER},2026-06-01\n",
-            1001 + i / 2,
-            cam.serial
-        ));
-    }
-    Ok(camkey_factory::write_file(
-        &dir.join(ORDERS_FILE),
-        csv.as_bytes(),
-        0o600,
-    )?)
-}
-
-/// The lab's staff account file (in the vendor directory): kept so that a resumed lab
-/// signs in with the same password.
-pub const STAFF_FILE: &str = "staff.json";
-/// The lab's staff account.
-pub const LAB_STAFF: &str = "agent";
-
-/// The lab's support desk: the sample orders in the front end's database, and a staff
-/// account (an agent) whose password is generated once and kept in [`STAFF_FILE`].
-async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String), LabError> {
-    let err = |e: &dyn std::fmt::Display| LabError::Vendor(e.to_string());
-    let store = camkey_store::SqliteStore::open(&vendor_dir.join("vendor.db"))
-        .await
-        .map_err(|e| err(&e))?;
-    let orders = dir.join(ORDERS_FILE);
-    let bytes = std::fs::read(&orders).map_err(|e| LabError::Io(orders.clone(), e))?;
-    camkey_desk::orders::import(&store, &bytes)
-        .await
-        .map_err(|e| err(&e))?;
-    let file = AtomicFile::new(vendor_dir, STAFF_FILE).map_err(|e| err(&e))?;
-    let password = file
-        .load::<serde_json::Value>()
-        .ok()
-        .flatten()
-        .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(|| camkey_desk::staff::random_password(LAB_STAFF));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    camkey_desk::staff::add_staff(
-        &store,
-        LAB_STAFF,
-        &password,
-        camkey_desk::staff::Role::Agent,
-        true,
-        now,
-    )
-    .await
-    .map_err(|e| err(&e))?;
-    file.save(&serde_json::json!({"username": LAB_STAFF, "password": password}))
-        .map_err(|e| err(&e))?;
-    Ok((LAB_STAFF.into(), password))
-}
-
-/// Starts the signer process and waits until its socket answers.
-async fn start_signer(
-    opts: &LabOptions,
-    keys: &VendorKeys,
-    smtp: &SmtpSettings,
-    profile: &VendorProfile,
-) -> Result<tokio::process::Child, LabError> {
-    let dir = keys.dir();
-    let socket = dir.join(SIGNER_SOCKET);
-    if socket.as_os_str().len() > 100 {
-        return Err(LabError::Option(format!(
-            "the lab directory's path is too long for the signer's socket ({}); use a shorter --dir",
-            socket.display()
-        )));
-    }
-    let mut cmd = tokio::process::Command::new(&opts.exe);
-    cmd.args(["vendor", "signer", "--orders"])
-        .arg(opts.dir.join(ORDERS_FILE))
-        .arg("--master-key")
-        .arg(keys.path(camkey_factory::files::MASTER_KEY))
-        .arg("--db")
-        .arg(dir.join("signer.db"))
-        .arg("--socket")
-        .arg(&socket)
-        .args([
-            "--smtp",
-            &SocketAddr::new(smtp.server.parse().unwrap_or(opts.bind), smtp.port).to_string(),
-        ])
-        .args(["--sender", &profile.reset_address, "--exit-with-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    if smtp.tls == TlsMode::None {
-        cmd.arg("--smtp-plain");
-    }
-    let mut child = cmd.spawn().map_err(|e| LabError::Io(opts.exe.clone(), e))?;
-    let client = camkey_signer::SignerClient::new(&socket);
-    for _ in 0..200 {
-        if client
-            .call(&camkey_signer::protocol::Request::Health)
-            .await
-            .is_ok()
-        {
-            return Ok(child);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(LabError::Option(format!(
-                "the signer stopped at start ({status}); see the log above"
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let _ = child.kill().await;
-    Err(LabError::Option(
-        "the signer did not start within 10 s".into(),
-    ))
 }
 
 fn to_tokio(l: TcpListener, dir: &Path) -> Result<tokio::net::TcpListener, LabError> {
@@ -509,7 +390,7 @@ impl Lab {
             cameras.push(sim);
         }
 
-        let nvr = start_nvr(
+        let nvr = nvr::start_nvr(
             opts,
             &plan,
             &keys,
@@ -570,102 +451,6 @@ impl Lab {
             let _ = t.await;
         }
     }
-}
-
-/// The lab NVR's directory (in the lab directory).
-pub const NVR_DIR: &str = "nvr";
-/// The lab NVR's admin account file, kept beside the NVR's store so that a resumed lab
-/// signs in with the same password.
-pub const NVR_ADMIN_FILE: &str = "lab-admin.json";
-
-/// Starts the lab's NVR over the simulated switch: each NVR camera plugged into its port at
-/// its HTTPS address, a port's power wired to that camera's power, its setup code given to
-/// the NVR as an installer would, and the owner told by mail. Returns the NVR and its
-/// admin's password.
-#[allow(clippy::too_many_arguments)]
-async fn start_nvr(
-    opts: &LabOptions,
-    plan: &LabPlan,
-    keys: &VendorKeys,
-    cameras: &[Arc<hardware::SimCamera>],
-    setup_codes: &[String],
-    switch: Arc<camkey_nvr::switch::SimSwitch>,
-    listener: tokio::net::TcpListener,
-    smtp: SmtpSettings,
-) -> Result<(camkey_nvr::service::RunningNvr, String), LabError> {
-    use camkey_nvr::switch::PoeSwitch;
-    let err = |e: &dyn std::fmt::Display| LabError::Nvr(e.to_string());
-    let dir = opts.dir.join(NVR_DIR);
-    camkey_camera::store::create_private_dir(&dir).map_err(|e| LabError::Io(dir.clone(), e))?;
-    let file = AtomicFile::new(&dir, NVR_ADMIN_FILE).map_err(|e| err(&e))?;
-    let password = file
-        .load::<serde_json::Value>()
-        .ok()
-        .flatten()
-        .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(camkey_nvr::store::vault::generate_password);
-    file.save(
-        &serde_json::json!({"username": camkey_nvr::adopt::CAMERA_USER, "password": password}),
-    )
-    .map_err(|e| err(&e))?;
-    let mut by_port = std::collections::HashMap::new();
-    for (cam, sim) in plan.cameras.iter().zip(cameras) {
-        if let Some(port) = cam.poe_port {
-            switch
-                .plug(port, Some(SocketAddr::new(opts.bind, cam.https_port)))
-                .map_err(|e| err(&e))?;
-            by_port.insert(port, sim.clone());
-        }
-    }
-    switch.set_power_hook(Arc::new(move |port, on| {
-        if let Some(cam) = by_port.get(&port) {
-            cam.device.set_power(on);
-        }
-    }));
-    let smtp = smtp.with_sender("nvr");
-    let notice = Arc::new(move |n: camkey_nvr::adopt::Notice| {
-        let smtp = smtp.clone();
-        tokio::spawn(async move {
-            let subject = format!("Your NVR: port {}", n.port);
-            if let Err(e) = smtp.send(LAB_CUSTOMER, &subject, n.message).await {
-                tracing::warn!("lab NVR: the notice to the owner was not sent: {e}");
-            }
-        });
-    });
-    let nvr_opts = camkey_nvr::service::NvrOptions {
-        dir,
-        device_ca: keys.path(camkey_factory::files::DEVICE_CA),
-        admin_username: camkey_nvr::adopt::CAMERA_USER.into(),
-        admin_password: Some(password.clone()),
-        recovery_email: Some(LAB_CUSTOMER.into()),
-        period: Duration::from_secs(5),
-    };
-    let ports = switch.ports();
-    let nvr = camkey_nvr::service::start(
-        &nvr_opts,
-        switch,
-        listener,
-        notice,
-        Arc::new(camkey_proto::clock::SystemClock::default()),
-    )
-    .await
-    .map_err(|e| err(&e))?;
-    // The installer gives the NVR each port's setup code, from the camera's label.
-    let adopter = nvr.nvr().adopter();
-    for (cam, code) in plan.cameras.iter().zip(setup_codes) {
-        let Some(port) = cam.poe_port.filter(|p| *p <= ports) else {
-            continue;
-        };
-        let known = adopter
-            .store()
-            .read(|s| s.setup_codes.get(&port) == Some(code));
-        if !known {
-            adopter
-                .set_setup_code(port, code, "the lab's installer")
-                .map_err(|e| err(&e))?;
-        }
-    }
-    Ok((nvr, password))
 }
 
 /// Serves `app` on `listener` until the lab stops.

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// What an NVR needs to start.
 #[derive(Debug, Clone)]
 pub struct NvrOptions {
-    /// Its data directory (created, 0700).
+    /// Its data directory (created 0700 with its missing parents).
     pub dir: PathBuf,
     /// The vendor's device CA certificate (PEM): every camera must chain to it.
     pub device_ca: PathBuf,
@@ -64,17 +64,6 @@ pub struct RunningNvr {
     adoption: tokio::task::JoinHandle<()>,
 }
 
-/// Creates `dir` (0700) if it is missing.
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
 /// Starts an NVR on `listener` over `switch`.
 pub async fn start(
     opts: &NvrOptions,
@@ -83,7 +72,8 @@ pub async fn start(
     notice: NoticeHook,
     clock: Arc<dyn Clock>,
 ) -> Result<RunningNvr, ServiceError> {
-    private_dir(&opts.dir).map_err(|e| ServiceError::Dir(opts.dir.clone(), e))?;
+    camkey_atomic::create_private_dir(&opts.dir)
+        .map_err(|e| ServiceError::Dir(opts.dir.clone(), e))?;
     let ca = DeviceCa::from_file(&opts.device_ca)
         .map_err(|e| ServiceError::DeviceCa(opts.device_ca.clone(), e))?;
     let store = Arc::new(Store::open(&opts.dir, clock)?);

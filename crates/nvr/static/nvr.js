@@ -11,10 +11,13 @@
       opts.body = JSON.stringify(body);
     }
     const r = await fetch("/api" + path, opts);
-    if (r.status === 401 && path !== "/login") { sessionStorage.removeItem("nvr-token"); show(); }
     if (!r.ok) {
       let m = "The NVR refused (" + r.status + ").";
-      try { m = (await r.json()).error.message; } catch (e) { /* keep the status */ }
+      let code = "";
+      try { const e = (await r.json()).error; m = e.message; code = e.code; } catch (e) { /* keep the status */ }
+      // Only an expired or missing sign-in ends the session; a wrong password typed to
+      // reveal a camera's password does not.
+      if (code === "unauthorized") { sessionStorage.removeItem("nvr-token"); show(); }
       throw new Error(m);
     }
     return r;
