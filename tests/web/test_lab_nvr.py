@@ -3,7 +3,8 @@
 From the lab's home page to the NVR's page: a wrong password says what is wrong, the right
 one shows the channel table with the camera the NVR adopted on PoE port 1 (its snapshot
 shown), the camera's password is revealed after the admin's password is asked again and
-signs into the camera, and a setup code is saved for a port. This module runs its own lab
+signs into the camera, all of them are exported as a file, and a setup code is saved
+for a port. This module runs its own lab
 (the `lab` fixture of test_lab_reset.py, module-scoped).
 """
 
@@ -77,6 +78,14 @@ def test_nvr_page_shows_the_adopted_camera_and_reveals_its_password(page: Page, 
     page.once("dialog", lambda d: d.accept("a wrong guess"))
     row.get_by_role("button", name="Reveal password").click()
     expect(page.locator("#message")).to_have_text("The user name or password is wrong.")
+
+    # Export: every camera password the NVR holds, as a file.
+    page.once("dialog", lambda d: d.accept(admin["password"]))
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export every camera password").click()
+    exported = json.loads(open(dl.value.path()).read())
+    assert [(e["port"], e["serial"], e["password"]) for e in exported] == [(1, cam["serial"], revealed)]
+    expect(page.locator("#message")).to_contain_text("Exported the passwords of 1 camera(s).")
 
     # A setup code for another port, as an installer enters it.
     page.locator("#code-form input[name=port]").fill("3")

@@ -107,6 +107,20 @@
         say(""); show();
       } catch (e) { say(e.message); }
     });
+    $("export").addEventListener("click", async () => {
+      const password = prompt("Your NVR password, to export every camera's password:");
+      if (!password) return;
+      try {
+        const list = await (await call("POST", "/export", { password })).json();
+        const blob = new Blob([JSON.stringify(list, null, 2)], { type: "application/json" });
+        const a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = "nvr-camera-passwords.json";
+        a.click();
+        URL.revokeObjectURL(a.href);
+        say("Exported the passwords of " + list.length + " camera(s). Keep the file somewhere safe.");
+      } catch (e) { say(e.message); }
+    });
     $("code-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const f = new FormData(ev.target);
