@@ -371,6 +371,40 @@ mod tests {
         s.task.abort();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_lan_hosts_guessing_lock_only_themselves_out() {
+        let s = site(1).await;
+        let mut guessers = tokio::task::JoinSet::new();
+        for host in 2..=21u8 {
+            let base = s.base.clone();
+            guessers.spawn(async move {
+                let http = reqwest::Client::builder()
+                    .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+                    .build()
+                    .unwrap();
+                let mut last = 0;
+                for _ in 0..=crate::store::limits::MAX_FAILURES {
+                    last = http
+                        .post(format!("{base}/api/login"))
+                        .json(&json!({"username": "admin", "password": "guess"}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                }
+                last
+            });
+        }
+        while let Some(last) = guessers.join_next().await {
+            assert_eq!(last.unwrap(), 429, "each guessing host is locked out");
+        }
+        // The admin, from an address of their own, signs in at the first try.
+        let token = s.login().await;
+        assert!(!token.is_empty());
+        s.task.abort();
+    }
+
     #[tokio::test]
     async fn approve_setup_code_and_recovery_address() {
         let s = site(2).await;
