@@ -44,8 +44,9 @@ def test_camkey_discover_in_the_namespace(lab):
     assert {f["serial"] for f in found} == serials(lab)
     assert all(f["address"] == LAB_ADDR for f in found)
     assert {f["serial"] for f in found if f["state"] == "initialized"} == lab.initialized_serials()
+    # --bind names the interface too, as for the lab.
     out = lab.camkey(
-        "--json", "discover", "--interface", LAB_ADDR, "--timeout", "500",
+        "--json", "discover", "--bind", LAB_ADDR, "--timeout", "500",
         "--scope", "onvif://camkey/state/uninitialized",
     )
     assert out.returncode == 0, out.stdout + out.stderr

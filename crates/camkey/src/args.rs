@@ -243,8 +243,8 @@ pub(crate) struct CameraArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct DiscoverArgs {
-    /// The one interface to probe on, by its IPv4 address.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// The one interface to probe on, by its IPv4 address (`--bind` is the same).
+    #[arg(long, visible_alias = "bind", default_value = "127.0.0.1")]
     pub(crate) interface: std::net::Ipv4Addr,
     /// How long to wait for answers, in milliseconds.
     #[arg(long, default_value_t = 2000)]
@@ -289,8 +289,9 @@ pub(crate) struct InitArgs {
     /// password for each).
     #[arg(long, conflicts_with_all = ["url", "serial"])]
     pub(crate) all_uninitialized: bool,
-    /// The interface to discover on, by its IPv4 address (with --all-uninitialized).
-    #[arg(long, default_value = "127.0.0.1")]
+    /// The interface to discover on, by its IPv4 address (with --all-uninitialized;
+    /// `--bind` is the same).
+    #[arg(long, visible_alias = "bind", default_value = "127.0.0.1")]
     pub(crate) interface: std::net::Ipv4Addr,
     /// How long discovery waits, in milliseconds (with --all-uninitialized).
     #[arg(long, default_value_t = 2000)]
