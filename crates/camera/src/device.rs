@@ -176,6 +176,11 @@ impl Device {
         *self.state.borrow()
     }
 
+    /// A receiver that sees every change of [`Device::state`] (ends when the device does).
+    pub fn states(&self) -> watch::Receiver<PowerState> {
+        self.state.clone()
+    }
+
     /// The core of the camera running now (`None` while off or booting); each boot has a
     /// new one.
     pub fn core(&self) -> Option<Arc<Core>> {

@@ -384,6 +384,9 @@ fn lab_refuses_bad_options_with_a_clear_message() {
     let (code, _, err) = run(&["lab", "--dir", d, "--time-scale", "0"]);
     assert_eq!(code, 1);
     assert!(err.contains("--time-scale"), "{err}");
+    let (code, _, err) = run(&["lab", "--dir", d, "--nvr-cameras", "65"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--nvr-cameras puts at most 64"), "{err}");
     let (code, _, _) = run(&["lab", "--dir", d, "--bind", "not-an-ip"]);
     assert_eq!(code, 2);
 }

@@ -1,10 +1,12 @@
 //! The lab's NVR: the NVR service of `camkey-nvr` on the simulated PoE switch, with the
 //! lab's NVR cameras plugged into its ports, their power wired to the ports, their setup
 //! codes given to it as an installer would, and its notices mailed to the lab customer.
+//! A camera's address is on its port while it runs, as its DHCP lease would be.
 
 use crate::hardware::SimCamera;
 use crate::plan::LabPlan;
 use crate::{LAB_CUSTOMER, LabError, LabOptions};
+use camkey_camera::device::PowerState;
 use camkey_camera::mail::SmtpSettings;
 use camkey_camera::store::AtomicFile;
 use camkey_factory::VendorKeys;
@@ -48,18 +50,43 @@ pub(crate) async fn start_nvr(
         &serde_json::json!({"username": camkey_nvr::adopt::CAMERA_USER, "password": password}),
     )
     .map_err(|e| err(&e))?;
+    // A camera's address shows on its port once it runs (its DHCP lease, as a real switch
+    // and DHCP server see it), and goes while it is off, booting or resetting: the NVR is
+    // woken by the change, as a real NVR by a new lease.
     let mut by_port = std::collections::HashMap::new();
     for (cam, sim) in plan.cameras.iter().zip(cameras) {
         if let Some(port) = cam.poe_port {
-            switch
-                .plug(port, Some(SocketAddr::new(opts.bind, cam.https_port)))
-                .map_err(|e| err(&e))?;
+            let addr = SocketAddr::new(opts.bind, cam.https_port);
+            let (switch, mut states) = (switch.clone(), sim.device.states());
+            tokio::spawn(async move {
+                loop {
+                    let running = *states.borrow_and_update() == PowerState::Running;
+                    if let Err(e) = switch.plug(port, running.then_some(addr)) {
+                        tracing::warn!("lab NVR: port {port}: {e}");
+                    }
+                    if states.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
             by_port.insert(port, sim.clone());
         }
     }
+    // Power back on only once the camera is really off: the NVR's power cycle switches
+    // off and on at once, and the camera must see the cut to reboot.
     switch.set_power_hook(Arc::new(move |port, on| {
         if let Some(cam) = by_port.get(&port) {
-            cam.device.set_power(on);
+            if on {
+                let cam = cam.clone();
+                tokio::spawn(async move {
+                    cam.device
+                        .wait_for(PowerState::Off, Duration::from_secs(10))
+                        .await;
+                    cam.device.set_power(true);
+                });
+            } else {
+                cam.device.set_power(false);
+            }
         }
     }));
     let smtp = smtp.with_sender("nvr");
