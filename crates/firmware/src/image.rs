@@ -491,6 +491,84 @@ pub fn verify_image(bytes: &[u8], key: &VerifyingKey) -> Result<Header> {
     Ok(header)
 }
 
+/// A camera's whole check of an image arriving in pieces (over YMODEM): the header is
+/// parsed, verified and checked against the camera's model and floor as soon as its
+/// [`HEADER_LEN`] bytes are in (a wrong magic or format as soon as those bytes are), then
+/// the payload streams through a [`PayloadCheck`]. The first error sticks: every later
+/// call returns it, so a caller cannot go on by mistake.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    key: VerifyingKey,
+    model: String,
+    floor: u32,
+    head: Vec<u8>,
+    header: Option<(Header, PayloadCheck)>,
+    failed: Option<ImageError>,
+}
+
+impl Intake {
+    /// An intake for a camera of `model` whose security-version floor is `floor`, trusting
+    /// the firmware public key `key`.
+    pub fn new(key: VerifyingKey, model: &str, floor: u32) -> Self {
+        Intake {
+            key,
+            model: model.to_string(),
+            floor,
+            head: Vec::with_capacity(HEADER_LEN),
+            header: None,
+            failed: None,
+        }
+    }
+
+    /// Takes the next bytes of the image.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        let result = self.take(bytes);
+        if let Err(error) = &result {
+            self.failed = Some(error.clone());
+        }
+        result
+    }
+
+    fn take(&mut self, mut bytes: &[u8]) -> Result<()> {
+        if self.header.is_none() {
+            let want = (HEADER_LEN - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..want]);
+            bytes = &bytes[want..];
+            let (header, _) = match Header::parse(&self.head) {
+                Err(ImageError::Truncated { .. }) if self.head.len() < HEADER_LEN => return Ok(()),
+                other => other?,
+            };
+            verify_header(&header, &self.key)?;
+            check_for(&header, &self.model, self.floor)?;
+            let check = PayloadCheck::new(&header);
+            self.header = Some((header, check));
+        }
+        match &mut self.header {
+            Some((_, check)) => check.update(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// The header, once it has arrived and passed every check.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref().map(|(header, _)| header)
+    }
+
+    /// Ok with the header if the whole image arrived and passed every check.
+    pub fn finish(self) -> Result<Header> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        match self.header {
+            None => Err(truncated(self.head.len())),
+            Some((header, check)) => check.finish().map(|()| header),
+        }
+    }
+}
+
 /// A deterministic stand-in payload for images built without one (the lab's firmware):
 /// a text line naming the model and version, then bytes from SHA-256 in counter mode over
 /// the model and version. The same arguments give the same bytes on every machine.
@@ -796,6 +874,45 @@ mod tests {
                 prop_assert_eq!(&header.to_bytes().unwrap()[..], &with_magic[..HEADER_LEN]);
             }
         }
+    }
+
+    #[test]
+    fn intake_refuses_at_the_header_and_checks_the_rest() {
+        let payload = generated_payload("IPC4K15", "1.2.3", 10_000).unwrap();
+        let (key, image) = image(&payload);
+        let vk = key.verifying_key();
+        for chunk in [1, 7, 168, 1000, 20_000] {
+            let mut intake = Intake::new(vk, "IPC4K15", 3);
+            for (i, piece) in image.chunks(chunk).enumerate() {
+                intake.push(piece).unwrap();
+                assert_eq!(intake.header().is_some(), (i + 1) * chunk >= HEADER_LEN);
+            }
+            assert_eq!(intake.finish().unwrap().fields.payload_size, 10_000);
+        }
+        // Another model: refused with the header's last byte, before any payload.
+        let mut intake = Intake::new(vk, "IPC4T8", 0);
+        intake.push(&image[..HEADER_LEN - 1]).unwrap();
+        assert!(matches!(
+            intake.push(&image[HEADER_LEN - 1..HEADER_LEN]),
+            Err(ImageError::WrongModel { .. })
+        ));
+        // The error sticks.
+        assert!(intake.push(&image[HEADER_LEN..]).is_err());
+        assert!(intake.finish().is_err());
+        // A rollback, a bad magic from the first byte, a short image.
+        let mut intake = Intake::new(vk, "IPC4K15", 4);
+        assert!(matches!(
+            intake.push(&image),
+            Err(ImageError::Rollback { .. })
+        ));
+        let mut intake = Intake::new(vk, "IPC4K15", 0);
+        assert_eq!(intake.push(b"M"), Err(ImageError::BadMagic));
+        let mut intake = Intake::new(vk, "IPC4K15", 0);
+        intake.push(&image[..image.len() - 1]).unwrap();
+        assert!(matches!(
+            intake.finish(),
+            Err(ImageError::PayloadTruncated { .. })
+        ));
     }
 
     #[test]

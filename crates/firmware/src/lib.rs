@@ -21,8 +21,9 @@
 //!
 //! # Layout
 //! - [`image`]: the image format: [`image::ImageHeader`], [`image::Header`],
-//!   [`image::build`], [`image::verify_image`], [`image::check_for`] and the streaming
-//!   [`image::PayloadCheck`]; [`image::generated_payload`] for builds without a payload.
+//!   [`image::build`], [`image::verify_image`], [`image::check_for`], the streaming
+//!   [`image::PayloadCheck`] and [`image::Intake`] (a camera's whole check of an image
+//!   arriving in pieces); [`image::generated_payload`] for builds without a payload.
 //! - [`ymodem`]: YMODEM batch transfers: the frame codec, the [`ymodem::Receiver`] (the
 //!   camera's side) and the [`ymodem::Sender`] (`camkey flash`'s side).
 

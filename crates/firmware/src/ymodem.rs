@@ -456,6 +456,63 @@ mod tests {
         assert_eq!(sender.feed(&out.send).events, [SendEvent::Cancelled]);
     }
 
+    /// The camera's use: an image over YMODEM, checked as it comes; one for another
+    /// model is cancelled with its first block, long before its payload.
+    #[test]
+    fn image_checked_as_it_arrives() {
+        use crate::image::{self, Intake, Release};
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let release = Release {
+            model: "IPC4PTZ25",
+            version: "5.7.4",
+            security_version: 2,
+        };
+        let image = image::build(&key, &release, &data(200_000)).unwrap();
+        for (camera, ok) in [("IPC4PTZ25", true), ("IPC4K15", false)] {
+            let mut sender = Sender::new("fw.img", image.clone(), Limits::default()).unwrap();
+            let mut receiver = Receiver::new(Limits::default());
+            let mut intake = Intake::new(key.verifying_key(), camera, 2);
+            let mut to_sender = receiver.start();
+            let mut outcome = None;
+            let mut blocks = 0;
+            for _ in 0..10_000 {
+                if sender.is_finished() && receiver.is_finished() {
+                    break;
+                }
+                let s = sender.feed(&std::mem::take(&mut to_sender));
+                if s.events.contains(&SendEvent::Cancelled) {
+                    break;
+                }
+                let mut r = receiver.feed(&s.send);
+                for event in r.events.clone() {
+                    match event {
+                        ReceiveEvent::FileAnnounced { .. } => r.send.extend(receiver.accept().send),
+                        ReceiveEvent::Data(d) => {
+                            blocks += 1;
+                            if let Err(e) = intake.push(&d) {
+                                r.send.extend(receiver.cancel(&e.to_string()).send);
+                                outcome = Some(e.to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                to_sender = r.send;
+            }
+            if ok {
+                assert_eq!(outcome, None);
+                assert_eq!(intake.finish().unwrap().fields.version, "5.7.4");
+            } else {
+                assert_eq!(
+                    outcome.as_deref(),
+                    Some("wrong model: the image is for IPC4PTZ25, this camera is a IPC4K15")
+                );
+                assert_eq!(blocks, 1, "refused with the first block");
+                assert!(sender.is_finished() && !sender.file_delivered());
+            }
+        }
+    }
+
     #[test]
     fn control_bytes_are_the_standard_ones() {
         assert_eq!((ACK, NAK, CAN, CRC_REQUEST), (0x06, 0x15, 0x18, b'C'));

@@ -1,9 +1,11 @@
 //! Our YMODEM against lrzsz, the implementation technicians have: `sb` sends to our
 //! [`Receiver`], our [`Sender`] sends to `rb`, each a child process talking over its
-//! stdin and stdout, with a ~300 KB file each way.
+//! stdin and stdout, with a ~300 KB signed image each way (checked as it arrives, as a
+//! camera does).
 //!
 //! The test needs the `lrzsz` package (`sb`, `rb`); without it, it says so and passes.
 
+use camkey_firmware::image::{self, Intake};
 use camkey_firmware::ymodem::{Limits, ReceiveEvent, Receiver, SendEvent, Sender};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,9 +33,20 @@ fn lrzsz() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+fn key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[0x42; 32])
+}
+
+/// A signed firmware image of exactly SIZE bytes.
 fn payload() -> Vec<u8> {
-    camkey_firmware::image::generated_payload("IPC4K15", "9.9.9-test", SIZE as u64)
-        .expect("payload")
+    let release = image::Release {
+        model: "IPC4K15",
+        version: "9.9.9-test",
+        security_version: 1,
+    };
+    let len = (SIZE - image::HEADER_LEN) as u64;
+    let payload = image::generated_payload(release.model, release.version, len).expect("payload");
+    image::build(&key(), &release, &payload).expect("image")
 }
 
 /// A child process and what it writes, chunk by chunk.
@@ -128,6 +141,7 @@ fn receive_from_sb(sb: &Path, args: &[&str]) -> (String, Vec<u8>) {
     let mut name = String::new();
     let mut received = Vec::new();
     let mut complete = false;
+    let mut intake = Intake::new(key().verifying_key(), "IPC4K15", 1);
     let mut timeouts = 0;
     for _ in 0..100_000 {
         if receiver.is_finished() {
@@ -151,7 +165,11 @@ fn receive_from_sb(sb: &Path, args: &[&str]) -> (String, Vec<u8>) {
                     out.send.extend(more.send);
                     out.events.extend(more.events);
                 }
-                ReceiveEvent::Data(d) => received.extend_from_slice(&d),
+                ReceiveEvent::Data(d) => {
+                    // As the camera does: the image is checked as it arrives.
+                    intake.push(&d).expect("the image passes its checks");
+                    received.extend_from_slice(&d);
+                }
                 ReceiveEvent::FileComplete { .. } => complete = true,
                 ReceiveEvent::Failed(e) => panic!("receiving from sb: {e}"),
                 ReceiveEvent::Cancelled => panic!("sb cancelled"),
@@ -163,6 +181,10 @@ fn receive_from_sb(sb: &Path, args: &[&str]) -> (String, Vec<u8>) {
     }
     eprintln!("sb {args:?}: {} bytes, {timeouts} timeouts", received.len());
     assert!(complete, "the file completed");
+    assert_eq!(
+        intake.finish().expect("a whole image").fields.version,
+        "9.9.9-test"
+    );
     assert!(receiver.is_finished(), "the batch ended");
     assert!(peer.finish(), "sb exits with success");
     (name, received)

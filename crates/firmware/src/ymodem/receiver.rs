@@ -124,7 +124,8 @@ impl Receiver {
             let purge = frame == Frame::Corrupt;
             self.on_frame(frame, &mut out);
             if purge {
-                // As lrzsz: after a bad block, what follows on the line is garbage.
+                // As lrzsz: after a bad block, what follows on the line is garbage (data
+                // too: a CAN CAN in it is no cancel). A sender that cancels repeats it.
                 self.decoder.reset();
                 break;
             }
@@ -389,7 +390,7 @@ pub fn parse_header(data: &[u8], limits: &Limits) -> Result<Option<(String, u64)
 
 #[cfg(test)]
 mod tests {
-    use super::super::frame::{EOT, PAD, block};
+    use super::super::frame::{CAN, EOT, PAD, block};
     use super::*;
 
     fn header(text: &[u8]) -> Vec<u8> {
@@ -540,6 +541,18 @@ mod tests {
         ));
         let mut r = Receiver::new(Limits::default());
         r.start();
+        assert_eq!(r.feed(&CANCEL_SEQUENCE).events, [ReceiveEvent::Cancelled]);
+        // Data after a corrupt block is dropped, CAN bytes in it too; a cancel heard on
+        // its own still holds.
+        let mut r = Receiver::new(Limits::default());
+        r.start();
+        r.feed(&header(b"x\x001000\x00"));
+        r.accept();
+        let mut bytes = block(1, &[CAN; 100], PAD).unwrap();
+        bytes[10] ^= 1;
+        bytes.extend_from_slice(&block(1, &[CAN; 100], PAD).unwrap());
+        assert_eq!(r.feed(&bytes).send, [NAK]);
+        assert!(!r.is_finished());
         assert_eq!(r.feed(&CANCEL_SEQUENCE).events, [ReceiveEvent::Cancelled]);
     }
 }

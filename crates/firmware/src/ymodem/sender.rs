@@ -111,7 +111,7 @@ impl Sender {
     /// Takes the receiver's bytes.
     pub fn feed(&mut self, bytes: &[u8]) -> Out {
         let mut out = Out::default();
-        for &byte in bytes {
+        for (i, &byte) in bytes.iter().enumerate() {
             if self.state == State::Finished {
                 break;
             }
@@ -127,7 +127,16 @@ impl Sender {
                 break;
             }
             if out.send.len() > sent {
-                // We answered: what else came with this byte is stale.
+                // We answered: what else came with this byte is stale, but a cancel in it
+                // (the receiver acknowledged a block, then found the data bad) still holds.
+                let rest = &bytes[i + 1..];
+                if rest.windows(2).any(|w| w == [CAN, CAN]) {
+                    self.state = State::Finished;
+                    out.send.clear();
+                    out.events.push(SendEvent::Cancelled);
+                } else {
+                    self.last_can = rest.last() == Some(&CAN);
+                }
                 break;
             }
         }
@@ -442,5 +451,20 @@ mod tests {
         let mut s = Sender::new("f", vec![1; 10], Limits::default()).unwrap();
         assert_eq!(s.feed(&[CAN, CAN]).events, [SendEvent::Cancelled]);
         assert!(s.is_finished());
+        // After an ACK, in the same read.
+        let mut s = Sender::new("f", vec![1; 5000], Limits::default()).unwrap();
+        s.feed(b"C");
+        s.feed(&[ACK]);
+        s.feed(b"C");
+        let out = s.feed(&[ACK, CAN, CAN, CAN, 8, 8]);
+        assert_eq!(out.events.last(), Some(&SendEvent::Cancelled));
+        assert!(out.send.is_empty() && s.is_finished());
+        // Split across reads.
+        let mut s = Sender::new("f", vec![1; 5000], Limits::default()).unwrap();
+        s.feed(b"C");
+        s.feed(&[ACK]);
+        s.feed(b"C");
+        s.feed(&[ACK, CAN]);
+        assert_eq!(s.feed(&[CAN]).events, [SendEvent::Cancelled]);
     }
 }
