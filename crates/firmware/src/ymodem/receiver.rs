@@ -138,14 +138,20 @@ impl Receiver {
         let mut out = Out::default();
         match &self.state {
             State::AwaitHeader { first } => {
-                let tries = if *first {
-                    self.limits.start_tries
+                let (tries, waiting) = if *first {
+                    (
+                        self.limits.start_tries,
+                        "waiting for the sender to start (is sb running?)",
+                    )
                 } else {
-                    self.limits.max_retries
+                    (
+                        self.limits.max_retries,
+                        "waiting for the next file header or the end of the batch",
+                    )
                 };
                 self.decoder.reset();
                 if self.count_error(tries) {
-                    let waiting = "waiting for the sender to start (is sb running?)".to_string();
+                    let waiting = waiting.to_string();
                     return self.fail(YmodemError::GaveUp { tries, waiting });
                 }
                 out.send.push(CRC_REQUEST);
