@@ -121,11 +121,17 @@ impl Receiver {
             let Some(frame) = self.decoder.push(byte) else {
                 continue;
             };
+            if frame == Frame::Eot && i + 1 < bytes.len() {
+                // A sender's EOT comes alone (it waits for the answer); one with more
+                // bytes behind it is a damaged block's first byte (lrzsz waits for
+                // silence after an EOT for the same reason).
+                continue;
+            }
             let purge = frame == Frame::Corrupt;
             self.on_frame(frame, &mut out);
             if purge {
-                // As lrzsz: after a bad block, what follows on the line is garbage (data
-                // too: a CAN CAN in it is no cancel). A sender that cancels repeats it.
+                // As lrzsz: after a bad block, what follows in this read is garbage (data
+                // too: a CAN CAN in it is no cancel; cancels are heard between frames).
                 self.decoder.reset();
                 break;
             }
@@ -506,6 +512,26 @@ mod tests {
                 received: 128
             })]
         );
+    }
+
+    #[test]
+    fn eot_with_bytes_behind_it_is_noise() {
+        let mut r = Receiver::new(Limits::default());
+        r.start();
+        r.feed(&header(b"x\x00300\x00"));
+        r.accept();
+        r.feed(&block(1, &[1; 128], PAD).unwrap());
+        // A block whose first byte became EOT, with 0x04 bytes in its data.
+        let mut damaged = block(2, &[EOT; 128], PAD).unwrap();
+        damaged[0] = EOT;
+        let out = r.feed(&damaged);
+        assert!(out.events.is_empty(), "{out:?}");
+        assert!(!r.is_finished());
+        // Nothing more comes (the sender waits for an answer): the receiver's timeout
+        // asks for the block again, and it arrives.
+        assert_eq!(r.on_timeout().send, [NAK]);
+        let out = r.feed(&block(2, &[EOT; 128], PAD).unwrap());
+        assert_eq!(out.events, [ReceiveEvent::Data(vec![EOT; 128])]);
     }
 
     #[test]
