@@ -88,6 +88,10 @@ class Lab:
     def cameras(self) -> list[dict]:
         return self.manifest["cameras"]
 
+    def initialized_serials(self) -> set[str]:
+        """The cameras the lab's NVR has initialized (those on its PoE ports)."""
+        return {c["serial"] for c in self.cameras if c["poe_port"]}
+
     def exec(self, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Runs a command inside the lab's namespace."""
         return self.ns.exec(*cmd, timeout=timeout)
@@ -120,6 +124,16 @@ def _wait_running(lab: Lab, deadline: float) -> None:
             return
         time.sleep(0.5)
     pytest.fail(f"lab cameras not running in time:\n{lab.log()}", pytrace=False)
+
+
+def _wait_adopted(lab: Lab, deadline: float) -> None:
+    """The lab's NVR initializes the cameras on its PoE ports: wait until it has, so that
+    every camera's state is known to the tests."""
+    while time.monotonic() < deadline:
+        if all(lab.get_json(c["api"] + "/device")["initialized"] for c in lab.cameras if c["poe_port"]):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the lab NVR did not adopt its cameras in time:\n{lab.log()}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +186,7 @@ def lab(tmp_path_factory, camkey_bin, netns):
         time.sleep(0.2)
         lab = Lab(netns, d, proc, json.loads(manifest_path.read_text()))
         _wait_running(lab, deadline)
+        _wait_adopted(lab, time.monotonic() + START_TIMEOUT_S)
         yield lab
     finally:
         if proc.poll() is None:

@@ -37,6 +37,9 @@ pub(crate) enum Command {
     /// Write a camera's read-only factory data.
     #[cfg(feature = "factory")]
     Provision(ProvisionArgs),
+    /// Run an NVR that adopts the cameras on its PoE ports (or act on a running one).
+    #[cfg(feature = "nvr")]
+    Nvr(NvrArgs),
     /// Run the whole system on loopback.
     #[cfg(feature = "lab")]
     Lab(LabArgs),
@@ -240,8 +243,8 @@ pub(crate) struct CameraArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct DiscoverArgs {
-    /// The one interface to probe on, by its IPv4 address.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// The one interface to probe on, by its IPv4 address (`--bind` is the same).
+    #[arg(long, visible_alias = "bind", default_value = "127.0.0.1")]
     pub(crate) interface: std::net::Ipv4Addr,
     /// How long to wait for answers, in milliseconds.
     #[arg(long, default_value_t = 2000)]
@@ -286,8 +289,9 @@ pub(crate) struct InitArgs {
     /// password for each).
     #[arg(long, conflicts_with_all = ["url", "serial"])]
     pub(crate) all_uninitialized: bool,
-    /// The interface to discover on, by its IPv4 address (with --all-uninitialized).
-    #[arg(long, default_value = "127.0.0.1")]
+    /// The interface to discover on, by its IPv4 address (with --all-uninitialized;
+    /// `--bind` is the same).
+    #[arg(long, visible_alias = "bind", default_value = "127.0.0.1")]
     pub(crate) interface: std::net::Ipv4Addr,
     /// How long discovery waits, in milliseconds (with --all-uninitialized).
     #[arg(long, default_value_t = 2000)]
@@ -368,10 +372,82 @@ pub(crate) struct LabArgs {
     /// Cameras added to the catalogue set.
     #[arg(long, default_value_t = 0)]
     pub(crate) cameras: u32,
+    /// Cameras on the NVR's PoE ports 1..=N (an IPC4K15 each), adopted by the NVR.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) nvr_cameras: u32,
     /// Send every outbound mail to this SMTP server (smtp://HOST:PORT).
     #[arg(long)]
     pub(crate) relay: Option<String>,
     /// Address every lab listener binds to.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) bind: std::net::IpAddr,
+}
+
+#[cfg(feature = "nvr")]
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct NvrArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<NvrCommand>,
+    #[command(flatten)]
+    pub(crate) run: NvrRunArgs,
+}
+
+#[cfg(feature = "nvr")]
+#[derive(Subcommand)]
+pub(crate) enum NvrCommand {
+    /// Give a running NVR the setup code printed on the label of the camera on PORT (an
+    /// empty CODE removes it).
+    SetupCode(NvrSetupCodeArgs),
+}
+
+#[cfg(feature = "nvr")]
+#[derive(clap::Args)]
+pub(crate) struct NvrRunArgs {
+    /// The NVR's data directory (created; resumed when it exists).
+    #[arg(long, default_value = "nvr")]
+    pub(crate) dir: PathBuf,
+    /// Address of its page and API.
+    #[arg(long, default_value = "127.0.0.1:8480")]
+    pub(crate) listen: SocketAddr,
+    /// The vendor's device CA certificate (PEM): cameras must chain to it.
+    #[arg(long)]
+    pub(crate) ca: Option<PathBuf>,
+    /// Number of PoE ports.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) ports: u8,
+    /// A camera's address on a port, as its DHCP lease says: `N=HOST:PORT` (repeatable).
+    #[arg(long = "port", value_name = "N=ADDR")]
+    pub(crate) leases: Vec<String>,
+    /// The admin's user name, when the account is made.
+    #[arg(long, default_value = "admin")]
+    pub(crate) admin: String,
+    /// The admin's password at first start (first line of the file); without it one is
+    /// generated and printed once.
+    #[arg(long)]
+    pub(crate) admin_password_file: Option<PathBuf>,
+    /// The owner's recovery address given to each camera, at first start.
+    #[arg(long)]
+    pub(crate) recovery_email: Option<String>,
+    /// Seconds between two looks at every port.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) period: u64,
+}
+
+#[cfg(feature = "nvr")]
+#[derive(clap::Args)]
+pub(crate) struct NvrSetupCodeArgs {
+    /// The NVR's page address.
+    #[arg(long, env = "CAMKEY_NVR_URL", default_value = "http://127.0.0.1:8480/")]
+    pub(crate) url: String,
+    /// The admin's user name.
+    #[arg(long, default_value = "admin")]
+    pub(crate) admin: String,
+    /// The admin's password (first line of the file); without it, asked for.
+    #[arg(long)]
+    pub(crate) password_file: Option<PathBuf>,
+    /// The PoE port.
+    pub(crate) port: u8,
+    /// The setup code from the camera's label.
+    pub(crate) code: String,
 }

@@ -69,7 +69,7 @@ fn hint(e: &Error) -> &'static str {
 }
 
 /// A secret read without echo from the terminal, or a line of standard input in scripts.
-fn read_line(prompt: &str, secret: bool) -> Result<String> {
+pub(crate) fn read_line(prompt: &str, secret: bool) -> Result<String> {
     if std::io::stdin().is_terminal() {
         let term = console::Term::stderr();
         term.write_str(prompt)?;
@@ -86,18 +86,23 @@ fn read_line(prompt: &str, secret: bool) -> Result<String> {
     }
 }
 
+/// A password file's first line (not empty).
+pub(crate) fn first_line(path: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").to_string();
+    anyhow::ensure!(
+        !line.is_empty(),
+        "{}: no password on its first line",
+        path.display()
+    );
+    Ok(line)
+}
+
 /// The new password: the file's first line, or asked for twice.
 fn new_password(file: Option<&Path>) -> Result<String> {
     if let Some(path) = file {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let line = text.lines().next().unwrap_or("").to_string();
-        anyhow::ensure!(
-            !line.is_empty(),
-            "{}: no password on its first line",
-            path.display()
-        );
-        return Ok(line);
+        return first_line(path);
     }
     let first = read_line("New admin password: ", true)?;
     if std::io::stdin().is_terminal() {

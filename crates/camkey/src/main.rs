@@ -15,6 +15,7 @@
 //! - [`discover`]: `camkey discover`, with the certificate column.
 //! - [`install`]: `camkey init` (one camera) and `camkey recover`, and the exit codes 4 to 8.
 //! - [`init_all`]: `camkey init --all-uninitialized`: discovery, progress bar, summary.
+//! - [`nvr`]: `camkey nvr` (run an NVR) and `camkey nvr setup-code`.
 
 mod args;
 mod discover;
@@ -22,6 +23,8 @@ mod discover;
 mod init_all;
 #[cfg(feature = "installer")]
 mod install;
+#[cfg(feature = "nvr")]
+mod nvr;
 
 use anyhow::{Context, Result};
 use args::*;
@@ -105,6 +108,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init(a) => runtime()?.block_on(install::init(a, cli.json)),
         #[cfg(feature = "installer")]
         Command::Recover(a) => runtime()?.block_on(install::recover(a, cli.json)),
+        #[cfg(feature = "nvr")]
+        Command::Nvr(a) => runtime()?.block_on(nvr::run(a, cli.json)),
         #[cfg(feature = "factory")]
         Command::Keygen(a) => keygen(a, cli.json),
         #[cfg(feature = "factory")]
@@ -481,6 +486,7 @@ fn lab(a: LabArgs) -> Result<()> {
         dir: a.dir,
         time_scale: a.time_scale,
         extra_cameras: a.cameras,
+        nvr_cameras: a.nvr_cameras,
         relay: a.relay,
         bind: a.bind,
         exe: std::env::current_exe().context("finding the camkey executable")?,

@@ -6,6 +6,8 @@
 mod attack_file_modes;
 #[path = "cli/install.rs"]
 mod install;
+#[path = "cli/lab_nvr.rs"]
+mod lab_nvr;
 #[path = "cli/lab_recover.rs"]
 mod lab_recover;
 

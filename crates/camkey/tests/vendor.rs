@@ -23,12 +23,24 @@ fn camkey() -> Command {
     Command::new(env!("CARGO_BIN_EXE_camkey"))
 }
 
+/// A port that is free now and that no outgoing connection will take meanwhile: below
+/// the kernel's ephemeral range (32768 and up), where port 0 and client sockets draw from,
+/// since some tests bind it only later (a mail server that is not up yet).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 8_000) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 struct Proc(Child);

@@ -7,7 +7,10 @@
 //! - `POST /power` `{"on": bool}`;
 //! - `POST /button` `{"pressed": bool}` (404 on models without a button).
 //!
-//! and, on the lab's home server, a panel (`/hardware`) that shows every camera's state
+//! A camera on the NVR gets its power from its PoE port: powering it here switches that
+//! port (as unplugging it would), and the NVR's own power cycles reach it the same way.
+//!
+//! And, on the lab's home server, a panel (`/hardware`) that shows every camera's state
 //! with buttons to power-cycle it and to hold its reset button for the model's time (its
 //! buttons work for clients on loopback only).
 
@@ -45,6 +48,9 @@ pub struct SimCamera {
     pub hold: Duration,
     /// Its web page.
     pub url: String,
+    /// The NVR's PoE switch and port it is plugged into, if any: its power is that
+    /// port's power.
+    pub poe: Option<(Arc<camkey_nvr::switch::SimSwitch>, u8)>,
 }
 
 impl SimCamera {
@@ -58,6 +64,20 @@ impl SimCamera {
                 "pressed": self.button.as_ref().is_some_and(|b| b.pressed()),
             },
         })
+    }
+
+    /// Powers the camera on or off: through its PoE port when it is on the NVR (the switch
+    /// then powers it), directly otherwise.
+    pub fn set_power(&self, on: bool) {
+        use camkey_nvr::switch::PoeSwitch;
+        match &self.poe {
+            Some((switch, port)) => {
+                if let Err(e) = switch.set_power(*port, on) {
+                    tracing::warn!(camera = %self.serial, "PoE port {port}: {e}");
+                }
+            }
+            None => self.device.set_power(on),
+        }
     }
 
     /// Presses the button for the model's hold time (and a little more), then releases it.
@@ -78,12 +98,12 @@ impl SimCamera {
     fn power_cycle(self: &Arc<Self>) {
         let me = self.clone();
         tokio::spawn(async move {
-            me.device.set_power(false);
+            me.set_power(false);
             me.device
                 .wait_for(PowerState::Off, Duration::from_secs(10))
                 .await;
             tokio::time::sleep(Duration::from_millis(200)).await;
-            me.device.set_power(true);
+            me.set_power(true);
         });
     }
 }
@@ -154,7 +174,7 @@ pub fn app(cam: Arc<SimCamera>) -> Router {
 async fn power(State(c): State<Arc<SimCamera>>, headers: HeaderMap, body: Bytes) -> Response {
     match parse::<PowerBody>(&headers, &body) {
         Ok(b) => {
-            c.device.set_power(b.on);
+            c.set_power(b.on);
             axum::Json(c.status()).into_response()
         }
         Err(r) => *r,
@@ -190,6 +210,7 @@ struct Row {
     state: &'static str,
     led: &'static str,
     button: bool,
+    poe: Option<u8>,
 }
 
 #[derive(Template)]
@@ -238,6 +259,7 @@ async fn show(State(cams): State<Cams>) -> Response {
             state: state_word(c.device.state()),
             led: led_word(c.led.signal()),
             button: c.button.is_some(),
+            poe: c.poe.as_ref().map(|(_, p)| *p),
         })
         .collect();
     match (Panel { rows }).render() {
@@ -278,8 +300,8 @@ async fn act(
     };
     match action.as_str() {
         "power-cycle" => cam.power_cycle(),
-        "power-off" => cam.device.set_power(false),
-        "power-on" => cam.device.set_power(true),
+        "power-off" => cam.set_power(false),
+        "power-on" => cam.set_power(true),
         "hold-reset" => {
             if !cam.hold_reset() {
                 return error(

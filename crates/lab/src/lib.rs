@@ -13,19 +13,26 @@
 //! - [`manifest`]: `lab.json`, written once every listener is bound.
 //! - [`hardware`]: each camera's simulated power, reset button and LED, their API and panel.
 //! - [`inbox`]: the lab's mail catcher (SMTP in, a page per mailbox, JSON API, compose).
+//! - `vendor`: the sample orders, the desk's staff account, the signer as a process.
+//! - `nvr`: the lab's NVR on the simulated PoE switch, its cameras' power on its ports.
 //! - [`run`]: provision what is missing, bind, start, write `lab.json`, wait for the stop.
 
 pub mod hardware;
 pub mod inbox;
 pub mod manifest;
+mod nvr;
 pub mod plan;
+mod vendor;
+
+pub use nvr::{NVR_ADMIN_FILE, NVR_DIR};
+pub use vendor::{LAB_CUSTOMER, LAB_STAFF, ORDERS_FILE, SIGNER_SOCKET, STAFF_FILE};
+use vendor::{prepare_desk, start_signer, write_orders};
 
 use camkey_camera::CameraConfig;
 use camkey_camera::core::CoreConfig;
 use camkey_camera::device::{Device, DeviceConfig, Reserved};
 use camkey_camera::hardware::{ButtonTiming, SimLed, sim_button};
 use camkey_camera::mail::{SmtpSettings, TlsMode};
-use camkey_camera::store::AtomicFile;
 use camkey_factory::{ProvisionRequest, VendorKeys, VendorProfile};
 use camkey_proto::factory::FACTORY_FILE;
 use plan::LabPlan;
@@ -44,6 +51,8 @@ pub struct LabOptions {
     pub time_scale: u32,
     /// Cameras added to the catalogue set.
     pub extra_cameras: u32,
+    /// Cameras on the NVR's PoE ports 1..=N.
+    pub nvr_cameras: u32,
     /// Send every outbound mail to this SMTP server instead of the built-in inbox.
     pub relay: Option<String>,
     /// Address every lab listener binds to.
@@ -83,6 +92,9 @@ pub enum LabError {
     /// The vendor's database (orders, staff).
     #[error("the lab vendor's database: {0}")]
     Vendor(String),
+    /// The NVR.
+    #[error("the lab NVR: {0}")]
+    Nvr(String),
 }
 
 /// The lab's vendor profile: addresses that stay inside the lab; the reset page is the
@@ -107,6 +119,11 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
     if opts.extra_cameras > 64 {
         return Err(LabError::Option("--cameras adds at most 64 cameras".into()));
     }
+    if opts.nvr_cameras > 64 {
+        return Err(LabError::Option(
+            "--nvr-cameras puts at most 64 cameras on the NVR".into(),
+        ));
+    }
     if let Some(r) = &opts.relay {
         let rest = r
             .strip_prefix("smtp://")
@@ -126,136 +143,11 @@ pub fn check_options(opts: &LabOptions) -> Result<(), LabError> {
 /// A running lab.
 pub struct Lab {
     cameras: Vec<Arc<hardware::SimCamera>>,
+    nvr: Option<camkey_nvr::service::RunningNvr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
     manifest: manifest::Manifest,
     signer: tokio::process::Child,
-}
-
-/// The signer's socket in the lab's vendor directory.
-pub const SIGNER_SOCKET: &str = "signer.sock";
-/// The lab's sample order file (in the lab directory).
-pub const ORDERS_FILE: &str = "orders.csv";
-/// The customer on every lab order.
-pub const LAB_CUSTOMER: &str = "customer@example.com";
-
-/// Writes the lab's sample order file: every lab camera, two to an order, bought recently.
-/// 0600: it names customers and their addresses.
-fn write_orders(dir: &Path, plan: &LabPlan) -> Result<(), LabError> {
-    let mut csv = format!("{}\n", camkey_proto::orders::HEADER);
-    for (i, cam) in plan.cameras.iter().enumerate() {
-        csv.push_str(&format!(
-            "LAB-{},{},Lab Customer,{LAB_CUSTOMER},2026-06-01\n",
-            1001 + i / 2,
-            cam.serial
-        ));
-    }
-    Ok(camkey_factory::write_file(
-        &dir.join(ORDERS_FILE),
-        csv.as_bytes(),
-        0o600,
-    )?)
-}
-
-/// The lab's staff account file (in the vendor directory): kept so that a resumed lab
-/// signs in with the same password.
-pub const STAFF_FILE: &str = "staff.json";
-/// The lab's staff account.
-pub const LAB_STAFF: &str = "agent";
-
-/// The lab's support desk: the sample orders in the front end's database, and a staff
-/// account (an agent) whose password is generated once and kept in [`STAFF_FILE`].
-async fn prepare_desk(dir: &Path, vendor_dir: &Path) -> Result<(String, String), LabError> {
-    let err = |e: &dyn std::fmt::Display| LabError::Vendor(e.to_string());
-    let store = camkey_store::SqliteStore::open(&vendor_dir.join("vendor.db"))
-        .await
-        .map_err(|e| err(&e))?;
-    let orders = dir.join(ORDERS_FILE);
-    let bytes = std::fs::read(&orders).map_err(|e| LabError::Io(orders.clone(), e))?;
-    camkey_desk::orders::import(&store, &bytes)
-        .await
-        .map_err(|e| err(&e))?;
-    let file = AtomicFile::new(vendor_dir, STAFF_FILE).map_err(|e| err(&e))?;
-    let password = file
-        .load::<serde_json::Value>()
-        .ok()
-        .flatten()
-        .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(|| camkey_desk::staff::random_password(LAB_STAFF));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    camkey_desk::staff::add_staff(
-        &store,
-        LAB_STAFF,
-        &password,
-        camkey_desk::staff::Role::Agent,
-        true,
-        now,
-    )
-    .await
-    .map_err(|e| err(&e))?;
-    file.save(&serde_json::json!({"username": LAB_STAFF, "password": password}))
-        .map_err(|e| err(&e))?;
-    Ok((LAB_STAFF.into(), password))
-}
-
-/// Starts the signer process and waits until its socket answers.
-async fn start_signer(
-    opts: &LabOptions,
-    keys: &VendorKeys,
-    smtp: &SmtpSettings,
-    profile: &VendorProfile,
-) -> Result<tokio::process::Child, LabError> {
-    let dir = keys.dir();
-    let socket = dir.join(SIGNER_SOCKET);
-    if socket.as_os_str().len() > 100 {
-        return Err(LabError::Option(format!(
-            "the lab directory's path is too long for the signer's socket ({}); use a shorter --dir",
-            socket.display()
-        )));
-    }
-    let mut cmd = tokio::process::Command::new(&opts.exe);
-    cmd.args(["vendor", "signer", "--orders"])
-        .arg(opts.dir.join(ORDERS_FILE))
-        .arg("--master-key")
-        .arg(keys.path(camkey_factory::files::MASTER_KEY))
-        .arg("--db")
-        .arg(dir.join("signer.db"))
-        .arg("--socket")
-        .arg(&socket)
-        .args([
-            "--smtp",
-            &SocketAddr::new(smtp.server.parse().unwrap_or(opts.bind), smtp.port).to_string(),
-        ])
-        .args(["--sender", &profile.reset_address, "--exit-with-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    if smtp.tls == TlsMode::None {
-        cmd.arg("--smtp-plain");
-    }
-    let mut child = cmd.spawn().map_err(|e| LabError::Io(opts.exe.clone(), e))?;
-    let client = camkey_signer::SignerClient::new(&socket);
-    for _ in 0..200 {
-        if client
-            .call(&camkey_signer::protocol::Request::Health)
-            .await
-            .is_ok()
-        {
-            return Ok(child);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(LabError::Option(format!(
-                "the signer stopped at start ({status}); see the log above"
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let _ = child.kill().await;
-    Err(LabError::Option(
-        "the signer did not start within 10 s".into(),
-    ))
 }
 
 fn to_tokio(l: TcpListener, dir: &Path) -> Result<tokio::net::TcpListener, LabError> {
@@ -324,6 +216,8 @@ impl Lab {
         plan.vendor_smtp_port = port(&vendor_smtp)?;
         let inbox_smtp = bind(SocketAddr::new(opts.bind, plan.inbox_smtp_port))?;
         plan.inbox_smtp_port = port(&inbox_smtp)?;
+        let nvr_http = bind(SocketAddr::new(opts.bind, plan.nvr_http_port))?;
+        plan.nvr_http_port = port(&nvr_http)?;
         // A camera's own ports are held (bound, not listening) for its device, which
         // listens on them only while the camera runs: nothing answers there while it is
         // off or booting, and nothing else can take them. The hardware API answers all
@@ -421,6 +315,8 @@ impl Lab {
             }));
         }
 
+        // The NVR's PoE switch: a port's power is the power of the camera plugged into it.
+        let switch = Arc::new(camkey_nvr::switch::SimSwitch::new(plan.nvr_ports()));
         let mut cameras = Vec::new();
         let mut setup_codes = Vec::new();
         for ((cam, hw), (https, http)) in plan
@@ -486,6 +382,7 @@ impl Lab {
                 led,
                 hold: timing.hold,
                 url: format!("{}/", https_base(opts.bind, cam.https_port)),
+                poe: cam.poe_port.map(|p| (switch.clone(), p)),
             });
             let listener = to_tokio(hw, dir)?;
             let app = hardware::app(sim.clone());
@@ -493,14 +390,34 @@ impl Lab {
             cameras.push(sim);
         }
 
-        let manifest =
-            manifest::Manifest::build(opts, &plan, &keys, &setup_codes, &profile, &staff);
+        let nvr = nvr::start_nvr(
+            opts,
+            &plan,
+            &keys,
+            &cameras,
+            &setup_codes,
+            switch,
+            to_tokio(nvr_http, dir)?,
+            default_smtp.clone(),
+        )
+        .await?;
+        let nvr_admin = (camkey_nvr::adopt::CAMERA_USER.to_string(), nvr.1.clone());
+        let manifest = manifest::Manifest::build(
+            opts,
+            &plan,
+            &keys,
+            &setup_codes,
+            &profile,
+            &staff,
+            &nvr_admin,
+        );
         let listener = to_tokio(home_listener, dir)?;
         let app = manifest::home_app(manifest.clone(), hardware::panel(cameras.clone()));
         tasks.push(serve_http(listener, app, stop_rx.clone()));
         manifest.write(dir)?;
         Ok(Lab {
             cameras,
+            nvr: Some(nvr.0),
             tasks,
             stop: stop_tx,
             manifest,
@@ -522,6 +439,9 @@ impl Lab {
             .is_err()
         {
             let _ = self.signer.kill().await;
+        }
+        if let Some(nvr) = self.nvr.take() {
+            nvr.stop().await;
         }
         let _ = self.stop.send(true);
         for c in self.cameras {

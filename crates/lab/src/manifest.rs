@@ -80,6 +80,7 @@ impl Manifest {
         setup_codes: &[String],
         profile: &VendorProfile,
         staff: &(String, String),
+        nvr_admin: &(String, String),
     ) -> Manifest {
         let abs = |p: &Path| {
             std::path::absolute(p)
@@ -105,7 +106,7 @@ impl Manifest {
                     )),
                     onvif: Some(format!("{base}/onvif/device_service")),
                     serial_console: None,
-                    poe_port: None,
+                    poe_port: c.poe_port.map(u16::from),
                     setup_code: code.clone(),
                     factory_dir: abs(&opts.dir.join(&c.dir).join("factory")),
                     data_dir: abs(&opts.dir.join(&c.dir).join("flash")),
@@ -127,7 +128,15 @@ impl Manifest {
                 "url": format!("http://{}/", SocketAddr::new(opts.bind, plan.inbox_http_port)),
                 "smtp": SocketAddr::new(opts.bind, plan.inbox_smtp_port).to_string(),
             })),
-            nvr: None,
+            nvr: Some({
+                let url = format!("http://{}/", SocketAddr::new(opts.bind, plan.nvr_http_port));
+                serde_json::json!({
+                    "api": format!("{url}api"),
+                    "url": url,
+                    "ports": plan.nvr_ports(),
+                    "admin": {"username": nvr_admin.0, "password": nvr_admin.1},
+                })
+            }),
             firmware_key: abs(&keys.path(files::FIRMWARE_KEY)),
             device_ca: abs(&keys.path(files::DEVICE_CA)),
             orders: abs(&opts.dir.join(crate::ORDERS_FILE)),
@@ -163,14 +172,27 @@ impl Manifest {
                 "staff desk: {url}staff (sign in as {user} / {pw})\n"
             ));
         }
+        if let Some(n) = &self.nvr
+            && let (Some(url), Some(user), Some(pw)) = (
+                n["url"].as_str(),
+                n["admin"]["username"].as_str(),
+                n["admin"]["password"].as_str(),
+            )
+        {
+            out.push_str(&format!("NVR:        {url} (sign in as {user} / {pw})\n"));
+        }
         out.push('\n');
         out.push_str(&format!(
-            "{:<20} {:<10} {:<32} {}\n",
-            "camera", "model", "web page", "setup code"
+            "{:<20} {:<10} {:<32} {:<20} {}\n",
+            "camera", "model", "web page", "setup code", "on"
         ));
         for c in &self.cameras {
+            let on = c
+                .poe_port
+                .map(|p| format!("NVR port {p}"))
+                .unwrap_or_else(|| "LAN".into());
             out.push_str(&format!(
-                "{:<20} {:<10} {:<32} {}\n",
+                "{:<20} {:<10} {:<32} {:<20} {on}\n",
                 c.serial, c.model, c.url, c.setup_code
             ));
         }

@@ -27,6 +27,9 @@ pub struct CameraPlan {
     /// Simulated hardware API port (0 until first bound).
     #[serde(default)]
     pub hardware_port: u16,
+    /// The NVR PoE port the camera is plugged into (`None`: elsewhere on the LAN).
+    #[serde(default)]
+    pub poe_port: Option<u8>,
 }
 
 /// The lab.
@@ -46,11 +49,19 @@ pub struct LabPlan {
     /// The vendor's SMTP port (the automated reset mailbox).
     #[serde(default)]
     pub vendor_smtp_port: u16,
+    /// The NVR's web port.
+    #[serde(default)]
+    pub nvr_http_port: u16,
     /// Cameras.
     pub cameras: Vec<CameraPlan>,
 }
 
-fn camera(model: &str, n: usize) -> CameraPlan {
+/// The model the lab plugs into its NVR's ports.
+pub const NVR_MODEL: &str = "IPC4K15";
+/// The fewest PoE ports the lab's NVR has.
+pub const MIN_NVR_PORTS: u8 = 4;
+
+fn camera(model: &str, n: usize, poe_port: Option<u8>) -> CameraPlan {
     let serial = format!("{model}-LAB{n:04}");
     CameraPlan {
         dir: format!("cameras/{serial}"),
@@ -59,6 +70,7 @@ fn camera(model: &str, n: usize) -> CameraPlan {
         https_port: 0,
         http_port: 0,
         hardware_port: 0,
+        poe_port,
     }
 }
 
@@ -75,16 +87,37 @@ impl LabPlan {
                 inbox_smtp_port: 0,
                 vendor_http_port: 0,
                 vendor_smtp_port: 0,
+                nvr_http_port: 0,
                 cameras: Vec::new(),
             });
-        // One camera of every catalogue model, then `--cameras N` more, cycling models.
+        // One camera of every catalogue model off the NVR, then `--cameras N` more,
+        // cycling models; and `--nvr-cameras N` on the NVR's ports 1..=N.
         let wanted = CATALOGUE.len() + opts.extra_cameras as usize;
-        while plan.cameras.len() < wanted {
-            let n = plan.cameras.len() + 1;
-            let model = CATALOGUE[(n - 1) % CATALOGUE.len()].name;
-            plan.cameras.push(camera(model, n));
+        let mut off = plan.cameras.iter().filter(|c| c.poe_port.is_none()).count();
+        while off < wanted {
+            let model = CATALOGUE[off % CATALOGUE.len()].name;
+            plan.cameras
+                .push(camera(model, plan.cameras.len() + 1, None));
+            off += 1;
+        }
+        for port in 1..=opts.nvr_cameras.min(u32::from(u8::MAX)) as u8 {
+            if !plan.cameras.iter().any(|c| c.poe_port == Some(port)) {
+                plan.cameras
+                    .push(camera(NVR_MODEL, plan.cameras.len() + 1, Some(port)));
+            }
         }
         Ok(plan)
+    }
+
+    /// The NVR's number of PoE ports: every planned NVR camera's port, and at least
+    /// [`MIN_NVR_PORTS`].
+    pub fn nvr_ports(&self) -> u8 {
+        self.cameras
+            .iter()
+            .filter_map(|c| c.poe_port)
+            .max()
+            .unwrap_or(0)
+            .max(MIN_NVR_PORTS)
     }
 
     /// Saves the plan.

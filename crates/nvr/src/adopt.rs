@@ -29,6 +29,12 @@ use std::time::Duration;
 /// The account the NVR uses on its cameras.
 pub const CAMERA_USER: &str = "admin";
 
+/// How often an adopted camera that stays up is signed into again (its password checked,
+/// its time set again), on the elapsed clock. Not on every look: each sign-in costs the
+/// camera a password hash and a session, and would crowd its owner's sessions out. A
+/// camera that went offline (a reboot, a power cut) is set up again as soon as it answers.
+pub const RECHECK_MS: u64 = 10 * 60_000;
+
 /// Something the owner must be told (the lab mails it; a real NVR also pushes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -68,6 +74,8 @@ pub struct Adopter<L> {
     link: Arc<L>,
     notice: NoticeHook,
     ports: Vec<tokio::sync::Mutex<()>>,
+    /// Per port: the serial and address last set up successfully, and when.
+    checked: std::sync::Mutex<std::collections::HashMap<u8, (String, SocketAddr, u64)>>,
 }
 
 impl<L: CameraLink> Adopter<L> {
@@ -85,6 +93,7 @@ impl<L: CameraLink> Adopter<L> {
             link,
             notice,
             ports: (0..n).map(|_| tokio::sync::Mutex::new(())).collect(),
+            checked: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -124,6 +133,20 @@ impl<L: CameraLink> Adopter<L> {
         })
     }
 
+    fn checked(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u8, (String, SocketAddr, u64)>> {
+        self.checked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the adopted camera `serial` at `addr` was set up less than [`RECHECK_MS`] ago.
+    fn recently_checked(&self, port: u8, serial: &str, addr: SocketAddr) -> bool {
+        let now = self.store.clock().elapsed_ms();
+        self.checked().get(&port).is_some_and(|(s, a, at)| {
+            s == serial && *a == addr && now.saturating_sub(*at) < RECHECK_MS
+        })
+    }
+
     /// The sealed password of `serial` on `port`, opened, if the NVR holds one.
     pub fn credentials(&self, port: u8, serial: &str) -> Result<Option<Credentials>, Error> {
         let sealed = self.store.read(|s| {
@@ -138,6 +161,25 @@ impl<L: CameraLink> Adopter<L> {
                 password: self.store.vault().open(port, serial, &sealed)?,
             }),
             None => None,
+        })
+    }
+
+    /// Records the setup code of the camera on `port` (from its label, given by the
+    /// installer `who`); an empty code removes it. Audited.
+    pub fn set_setup_code(&self, port: u8, code: &str, who: &str) -> Result<(), Error> {
+        self.store.update(|s, clock| {
+            if code.is_empty() {
+                s.setup_codes.remove(&port);
+            } else {
+                s.setup_codes.insert(port, code.to_string());
+            }
+            s.audit(
+                clock,
+                "setup_code",
+                Some(port),
+                format!("{who} set the setup code of port {port}"),
+            );
+            Ok::<_, Error>(())
         })
     }
 
@@ -213,6 +255,12 @@ impl<L: CameraLink> Adopter<L> {
             return Ok(ch.state);
         }
         if id.initialized {
+            if known
+                && ch.state == ChannelState::Adopted
+                && self.recently_checked(port, &id.serial, addr)
+            {
+                return Ok(ChannelState::Adopted);
+            }
             match self.credentials(port, &id.serial)? {
                 Some(creds) => self.configure(port, addr, &id, &creds).await,
                 None => self.set(port, |c, _, _| {
@@ -295,14 +343,18 @@ impl<L: CameraLink> Adopter<L> {
         if ch.power_cycled {
             return self.note(port, ChannelState::Adopting, format!("The camera's setup window is still closed after the NVR power-cycled port {port}: unplug it for a few seconds and plug it in again."));
         }
-        self.set(port, |c, s, clock| {
+        if let Err(e) = self.switch.set_power(port, false) {
+            return self.note(port, ChannelState::Adopting, format!("The camera's setup window has closed and the NVR cannot power-cycle port {port}: {e}."));
+        }
+        let saved = self.set(port, |c, s, clock| {
             c.state = ChannelState::Adopting;
             c.power_cycled = true;
             c.note = format!("The camera's setup window had closed: the NVR power-cycled port {port} once to reopen it.");
             s.audit(clock, "power_cycle", Some(port), "init window closed: port power-cycled once".into());
-        })?;
-        self.switch.set_power(port, false)?;
+        });
+        // Power comes back whatever the store said.
         self.switch.set_power(port, true)?;
+        saved?;
         Ok(ChannelState::Adopting)
     }
 
@@ -403,7 +455,17 @@ impl<L: CameraLink> Adopter<L> {
                 .await?;
             self.link.media(addr, serial, creds).await
         };
-        match step.await {
+        let outcome = step.await;
+        match &outcome {
+            Ok(_) => {
+                let now = self.store.clock().elapsed_ms();
+                self.checked().insert(port, (serial.to_string(), addr, now));
+            }
+            Err(_) => {
+                self.checked().remove(&port);
+            }
+        }
+        match outcome {
             Ok(media) => self.set(port, |c, s, clock| {
                 if c.state != ChannelState::Adopted || !c.had_adopted {
                     s.audit(clock, "adopted", Some(port), format!("{serial} ({}) adopted at {addr}", id.model));
@@ -708,10 +770,40 @@ mod tests {
                 .unwrap(),
             ChannelState::Adopted
         );
-        // The owner changes it on the camera: auth_failed again.
+        // The owner changes it on the camera: auth_failed again at the next check.
         r.link
             .edit(addr(1), |c| c.password = Some("changed-by-owner-2".into()));
+        assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+        r.clock.advance(RECHECK_MS);
         assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::AuthFailed);
+    }
+
+    #[tokio::test]
+    async fn an_adopted_camera_is_signed_into_again_only_every_recheck_period() {
+        let r = rig(1);
+        r.link.put(addr(1), FakeCam::new("IPC4K15-A1"));
+        r.switch.plug(1, Some(addr(1))).unwrap();
+        assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+        let sent = r.link.get(addr(1)).secrets.len();
+        for _ in 0..10 {
+            r.clock.advance(RECHECK_MS / 20);
+            assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+        }
+        assert_eq!(
+            r.link.get(addr(1)).secrets.len(),
+            sent,
+            "no sign-in within the period"
+        );
+        r.clock.advance(RECHECK_MS / 2);
+        assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+        let again = r.link.get(addr(1)).secrets.len();
+        assert!(again > sent, "signed into again after the period");
+        // Offline in between (a reboot): set up again as soon as it answers.
+        r.switch.plug(1, None).unwrap();
+        assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Offline);
+        r.switch.plug(1, Some(addr(1))).unwrap();
+        assert_eq!(r.nvr.tick_port(1).await.unwrap(), ChannelState::Adopted);
+        assert!(r.link.get(addr(1)).secrets.len() > again);
     }
 
     #[tokio::test]

@@ -11,14 +11,16 @@
 //! `docs/nvr.md` describes the API, the channel states and what replacing an NVR means.
 //!
 //! # Layout
-//! - [`switch`]: the PoE switch seam (link, address, power per port) and the simulated
-//!   switch of the tests and the lab.
+//! - [`switch`]: the PoE switch seam (link, address, power per port), the simulated
+//!   switch of the tests and the lab, and the fixed table of `camkey nvr --port`.
 //! - [`store`]: power-safe state on disk: admin account, channels, sealed camera
 //!   passwords, setup codes, sign-in limits, audit log, the persisted elapsed clock.
 //! - [`link`]: what the NVR needs from a camera over the network ([`link::CameraLink`]).
 //! - [`client_link`]: [`link::CameraLink`] over the shared client crate (the real link).
 //! - [`adopt`]: the adoption state machine, per port.
 //! - [`http`]: the NVR's API (docs/design.md §4) and its page.
+//! - [`service`]: a running NVR (store, admin account, adoption loop, web front), as
+//!   `camkey nvr` and the lab start it.
 //! - `testlink` (tests only): a simulated camera network behind [`link::CameraLink`], and
 //!   the test rig (simulated switch, store, adoption engine).
 
@@ -26,6 +28,7 @@ pub mod adopt;
 pub mod client_link;
 pub mod http;
 pub mod link;
+pub mod service;
 pub mod store;
 pub mod switch;
 

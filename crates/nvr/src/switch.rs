@@ -158,6 +158,66 @@ impl PoeSwitch for SimSwitch {
     }
 }
 
+/// A switch whose table is fixed at start: `camkey nvr --port N=ADDR`, for an NVR whose
+/// segment is wired by hand (each camera on a reserved address). Its link is up wherever
+/// an address is given; it has no PoE controller, so a power cycle is refused with what to
+/// do instead.
+#[derive(Debug)]
+pub struct StaticSwitch {
+    ports: Vec<Option<SocketAddr>>,
+    tx: watch::Sender<u64>,
+}
+
+impl StaticSwitch {
+    /// `n` ports, with the given addresses (ports outside `1..=n` are refused).
+    pub fn new(
+        n: u8,
+        leases: impl IntoIterator<Item = (u8, SocketAddr)>,
+    ) -> Result<Self, SwitchError> {
+        let mut ports = vec![None; usize::from(n)];
+        for (port, addr) in leases {
+            let slot = port
+                .checked_sub(1)
+                .and_then(|i| ports.get_mut(usize::from(i)))
+                .ok_or(SwitchError::NoSuchPort(port))?;
+            *slot = Some(addr);
+        }
+        Ok(StaticSwitch {
+            ports,
+            tx: watch::channel(0).0,
+        })
+    }
+}
+
+impl PoeSwitch for StaticSwitch {
+    fn ports(&self) -> u8 {
+        u8::try_from(self.ports.len()).unwrap_or(u8::MAX)
+    }
+
+    fn status(&self, port: u8) -> Result<PortStatus, SwitchError> {
+        let addr = port
+            .checked_sub(1)
+            .and_then(|i| self.ports.get(usize::from(i)))
+            .ok_or(SwitchError::NoSuchPort(port))?;
+        Ok(PortStatus {
+            link: addr.is_some(),
+            address: *addr,
+            power: true,
+        })
+    }
+
+    fn set_power(&self, port: u8, _on: bool) -> Result<(), SwitchError> {
+        self.status(port)?;
+        Err(SwitchError::Power(format!(
+            "this NVR has no PoE controller: unplug the camera on port {port} for a few seconds and plug it in again"
+        )))
+    }
+
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +260,21 @@ mod tests {
         s.set_power(2, true).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(s.power_cycles(), vec![2]);
+    }
+
+    #[test]
+    fn a_static_table_has_links_where_addresses_are_and_no_power_control() {
+        let addr: SocketAddr = "127.0.0.1:4443".parse().unwrap();
+        assert_eq!(
+            StaticSwitch::new(2, [(3, addr)]).unwrap_err(),
+            SwitchError::NoSuchPort(3)
+        );
+        let s = StaticSwitch::new(2, [(2, addr)]).unwrap();
+        assert_eq!(s.ports(), 2);
+        assert!(!s.status(1).unwrap().link);
+        assert_eq!(s.status(2).unwrap().address, Some(addr));
+        let e = s.set_power(2, false).unwrap_err();
+        assert!(e.to_string().contains("unplug the camera on port 2"), "{e}");
+        assert_eq!(s.set_power(9, true), Err(SwitchError::NoSuchPort(9)));
     }
 }

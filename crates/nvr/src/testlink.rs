@@ -203,6 +203,8 @@ pub struct Rig {
     pub link: Arc<FakeLink>,
     pub nvr: Arc<Adopter<FakeLink>>,
     pub notices: Arc<Mutex<Vec<Notice>>>,
+    /// The store's raw clock.
+    pub clock: ManualClock,
 }
 
 pub fn addr(n: u16) -> SocketAddr {
@@ -211,8 +213,8 @@ pub fn addr(n: u16) -> SocketAddr {
 
 pub fn rig(ports: u8) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        Arc::new(Store::open(dir.path(), Arc::new(ManualClock::new(1_800_000_000_000))).unwrap());
+    let clock = ManualClock::new(1_800_000_000_000);
+    let store = Arc::new(Store::open(dir.path(), Arc::new(clock.clone())).unwrap());
     store
         .set_admin(
             "admin",
@@ -246,5 +248,6 @@ pub fn rig(ports: u8) -> Rig {
         link,
         nvr,
         notices,
+        clock,
     }
 }

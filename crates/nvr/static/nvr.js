@@ -11,10 +11,13 @@
       opts.body = JSON.stringify(body);
     }
     const r = await fetch("/api" + path, opts);
-    if (r.status === 401 && path !== "/login") { sessionStorage.removeItem("nvr-token"); show(); }
     if (!r.ok) {
       let m = "The NVR refused (" + r.status + ").";
-      try { m = (await r.json()).error.message; } catch (e) { /* keep the status */ }
+      let code = "";
+      try { const e = (await r.json()).error; m = e.message; code = e.code; } catch (e) { /* keep the status */ }
+      // Only an expired or missing sign-in ends the session; a wrong password typed to
+      // reveal a camera's password does not.
+      if (code === "unauthorized") { sessionStorage.removeItem("nvr-token"); show(); }
       throw new Error(m);
     }
     return r;
@@ -102,6 +105,20 @@
         const r = await (await call("POST", "/login", { username: f.get("username"), password: f.get("password") })).json();
         sessionStorage.setItem("nvr-token", r.token);
         say(""); show();
+      } catch (e) { say(e.message); }
+    });
+    $("export").addEventListener("click", async () => {
+      const password = prompt("Your NVR password, to export every camera's password:");
+      if (!password) return;
+      try {
+        const list = await (await call("POST", "/export", { password })).json();
+        const blob = new Blob([JSON.stringify(list, null, 2)], { type: "application/json" });
+        const a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = "nvr-camera-passwords.json";
+        a.click();
+        URL.revokeObjectURL(a.href);
+        say("Exported the passwords of " + list.length + " camera(s). Keep the file somewhere safe.");
       } catch (e) { say(e.message); }
     });
     $("code-form").addEventListener("submit", async (ev) => {

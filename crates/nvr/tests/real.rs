@@ -79,6 +79,15 @@ async fn boot(dir: &Path, https: TcpListener, core: CoreConfig) -> Cam {
     }
 }
 
+/// An NVR's store with its admin account.
+fn nvr_store(dir: &Path) -> Arc<Store> {
+    let store = Arc::new(Store::open(dir, Arc::new(ManualClock::new(1_800_000_000_000))).unwrap());
+    store
+        .set_admin("admin", ADMIN_PW, Some("owner@example.com".into()))
+        .unwrap();
+    store
+}
+
 fn ca(keys_dir: &Path) -> DeviceCa {
     DeviceCa::from_pem(&std::fs::read(keys_dir.join("device-ca.pem")).unwrap()).unwrap()
 }
@@ -94,16 +103,7 @@ async fn adopts_reveals_refuses_impostors_and_readopts_after_a_reset() {
     let other = vendor(&tmp.path().join("other-vendor"));
     let impostor = camera(&other, &tmp.path().join("c3"), "IPC4K15", "IPC4K15-NVR003").await;
 
-    let store = Arc::new(
-        Store::open(
-            &tmp.path().join("nvr"),
-            Arc::new(ManualClock::new(1_800_000_000_000)),
-        )
-        .unwrap(),
-    );
-    store
-        .set_admin("admin", ADMIN_PW, Some("owner@example.com".into()))
-        .unwrap();
+    let store = nvr_store(&tmp.path().join("nvr"));
     let switch = Arc::new(SimSwitch::new(4));
     let link = Arc::new(ClientLink::new(ca(&tmp.path().join("vendor"))));
     let nvr = Arc::new(Adopter::new(
@@ -219,6 +219,125 @@ async fn adopts_reveals_refuses_impostors_and_readopts_after_a_reset() {
     for c in [on_port, off_port, impostor] {
         c.camera.stop().await;
     }
+}
+
+/// A thief's device: it holds one camera's flash (its device key and genuine certificate,
+/// serial `IPC4K15-NVR011`) and answers `GET /api/device` as another camera would. It
+/// records every request line and header block it is sent.
+async fn thief(
+    factory: &Path,
+    device_json: String,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pem = |name: &str| std::fs::read(factory.join(name)).unwrap();
+    let certs = rustls_pemfile::certs(&mut pem("device-chain.pem").as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut pem("device-tls.key").as_slice())
+        .unwrap()
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, log, body) = (acceptor.clone(), log.clone(), device_json.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&got).into_owned());
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_with_another_cameras_genuine_certificate_gets_no_secret() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = vendor(&tmp.path().join("vendor"));
+    // The camera it pretends to be, and the one whose flash was stolen.
+    let real = camera(&keys, &tmp.path().join("c1"), "IPC4K15", "IPC4K15-NVR010").await;
+    provision(&keys, &tmp.path().join("c2"), "IPC4K15", "IPC4K15-NVR011");
+    let (tls, _) =
+        camkey_client::tls_config(&ca(&tmp.path().join("vendor")), Some("IPC4K15-NVR010")).unwrap();
+    let device_json = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap()
+        .get(format!("https://{}/api/device", real.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        device_json.contains("IPC4K15-NVR010") && device_json.contains("\"initialized\":false")
+    );
+    let (addr, seen) = thief(&tmp.path().join("c2").join("factory"), device_json).await;
+
+    let store = nvr_store(&tmp.path().join("nvr"));
+    let switch = Arc::new(SimSwitch::new(1));
+    let nvr = Adopter::new(
+        store.clone(),
+        switch.clone(),
+        Arc::new(ClientLink::new(ca(&tmp.path().join("vendor")))),
+        Arc::new(|_| {}),
+    );
+    switch.plug(1, Some(addr)).unwrap();
+    assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
+    assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
+    let ch = store.read(|s| s.channels[&1].clone());
+    assert!(ch.note.starts_with("Not adopted"), "{}", ch.note);
+    assert!(ch.sealed_password.is_none(), "no password was made for it");
+    let requests = seen.lock().unwrap().clone();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert!(
+            r.starts_with("GET /api/device "),
+            "only asked who it is: {r}"
+        );
+        assert!(!r.to_ascii_lowercase().contains("authorization"), "{r}");
+    }
+    let audit = store.read(|s| s.audit.clone());
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.event == "identity_refused")
+            .count(),
+        1,
+        "audited once, not on every look"
+    );
+    real.camera.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

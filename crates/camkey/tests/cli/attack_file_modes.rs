@@ -32,6 +32,9 @@ const PRIVATE: &[&str] = &[
     "lab-plan.json",
     "staff.json",
     "orders.csv",
+    "nvr.json",
+    "nvr.key",
+    "lab-admin.json",
 ];
 
 /// Private by their ending: databases, their WAL and shared memory, and a document caught
@@ -275,7 +278,24 @@ fn every_file_the_cli_and_the_lab_create_is_private_whatever_the_umask() {
             "signer.sock",
         ],
     );
-    drop((camera, serve, signer));
+    // An NVR (its own directory, two levels deep), with the camera on its port 1.
+    let nvr_http = port();
+    let nvr = spawn(&[
+        "nvr",
+        "--ca",
+        &p("keys/v1/device-ca.pem"),
+        "--dir",
+        &p("nvrs/one/data"),
+        "--listen",
+        &format!("127.0.0.1:{nvr_http}"),
+        "--port",
+        &format!("1={https}"),
+    ]);
+    // Its store is written at first start (the admin account), before it serves.
+    wait_for("NVR", || t.join("nvrs/one/data/nvr.json").exists());
+    let seen = check_tree(t);
+    assert_seen(&seen, &["nvr.json", "nvr.key"]);
+    drop((nvr, camera, serve, signer));
     check_tree(t);
 
     // The lab, in a new directory, with a camera initialized.
@@ -297,6 +317,9 @@ fn every_file_the_cli_and_the_lab_create_is_private_whatever_the_umask() {
             "vendor.db-wal",
             "signer.sock",
             "state.json",
+            "nvr.json",
+            "nvr.key",
+            "lab-admin.json",
         ],
     );
     assert_eq!(lab.stop(), 0);

@@ -3,6 +3,8 @@
 //! - `GET /channels` → `[{"port", "serial", "address", "state", "model", "note"}]`;
 //! - `POST /channels/{port}/reveal` `{"password"}` (the admin's own, again) →
 //!   `{"username", "password"}` of the camera's account, audited;
+//! - `POST /export` `{"password"}` (the admin's own, again) → `[{"port", "serial",
+//!   "username", "password"}]`: every camera password the NVR holds, audited;
 //! - `POST /channels/{port}/approve`: adopt the different camera waiting on the port;
 //! - `POST /channels/{port}/password` `{"password"}`: the password of a camera the NVR
 //!   cannot sign into;
@@ -34,6 +36,7 @@ pub fn routes<L: CameraLink>() -> Router<Arc<Nvr<L>>> {
         .route("/login", post(login::<L>))
         .route("/channels", get(channels::<L>))
         .route("/channels/{port}/reveal", post(reveal::<L>))
+        .route("/export", post(export::<L>))
         .route("/channels/{port}/approve", post(approve::<L>))
         .route("/channels/{port}/password", post(enter_password::<L>))
         .route("/channels/{port}/snapshot", get(snapshot::<L>))
@@ -227,6 +230,62 @@ async fn reveal<L: CameraLink>(
     }))
 }
 
+/// One row of an export.
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    port: u8,
+    serial: String,
+    username: String,
+    password: String,
+}
+
+async fn export<L: CameraLink>(
+    State(nvr): S<L>,
+    headers: HeaderMap,
+    client: Client,
+    Json(req): Json<PasswordBody>,
+) -> Result<Json<Vec<Exported>>, WebError> {
+    let who = nvr.admin(&headers)?;
+    nvr.check_password(Some(&who), &req.password, &client.key())
+        .await?;
+    let held = nvr.adopter.store().read(|s| {
+        s.channels
+            .iter()
+            .filter(|(_, c)| c.sealed_password.is_some())
+            .filter_map(|(p, c)| Some((*p, c.serial.clone()?)))
+            .collect::<Vec<_>>()
+    });
+    let mut out = Vec::new();
+    for (port, serial) in held {
+        if let Some(c) = nvr
+            .adopter
+            .credentials(port, &serial)
+            .map_err(adopt_error)?
+        {
+            out.push(Exported {
+                port,
+                serial,
+                username: c.username,
+                password: c.password,
+            });
+        }
+    }
+    let (ip, n) = (client.ip(), out.len());
+    nvr.adopter
+        .store()
+        .update(|s, clock| {
+            s.audit(
+                clock,
+                "export",
+                None,
+                format!("{who} from {ip} exported the passwords of {n} camera(s)"),
+            );
+            Ok::<_, crate::store::Error>(())
+        })
+        .map_err(|e| WebError::internal(&e))?;
+    Ok(Json(out))
+}
+
 async fn approve<L: CameraLink>(
     State(nvr): S<L>,
     headers: HeaderMap,
@@ -315,21 +374,7 @@ async fn setup_code<L: CameraLink>(
         ));
     }
     nvr.adopter
-        .store()
-        .update(|s, clock| {
-            if code.is_empty() {
-                s.setup_codes.remove(&port);
-            } else {
-                s.setup_codes.insert(port, code.clone());
-            }
-            s.audit(
-                clock,
-                "setup_code",
-                Some(port),
-                format!("{who} set the setup code of port {port}"),
-            );
-            Ok::<_, crate::store::Error>(())
-        })
+        .set_setup_code(port, &code, &who)
         .map_err(|e| WebError::internal(&e))?;
     // Adoption waiting on the code goes on now.
     let adopter = nvr.adopter.clone();

@@ -229,6 +229,14 @@ mod tests {
             req.send().await.unwrap()
         }
 
+        async fn audit(&self, token: &str) -> Value {
+            self.get("/api/audit", Some(token))
+                .await
+                .json()
+                .await
+                .unwrap()
+        }
+
         async fn login(&self) -> String {
             let (status, body) = self
                 .post(
@@ -306,12 +314,7 @@ mod tests {
         assert_eq!(body["username"], "admin");
         let cam = s.r.link.get(addr(1));
         assert_eq!(body["password"].as_str(), cam.password.as_deref());
-        let audit: Value = s
-            .get("/api/audit", Some(&token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let audit = s.audit(&token).await;
         assert!(
             audit
                 .as_array()
@@ -320,6 +323,26 @@ mod tests {
                 .any(|e| e["event"] == "reveal")
         );
         assert!(!audit.to_string().contains(cam.password.as_deref().unwrap()));
+        // Export: every password the NVR holds, after the admin's password again.
+        let (status, _) = s
+            .post("/export", Some(&token), json!({"password": "not-it"}))
+            .await;
+        assert_eq!(status, 401);
+        let (status, _) = s.post("/export", None, json!({"password": ADMIN_PW})).await;
+        assert_eq!(status, 401);
+        let (status, body) = s
+            .post("/export", Some(&token), json!({"password": ADMIN_PW}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body[0]["port"], 1);
+        assert_eq!(body[0]["serial"], "IPC4K15-A1");
+        assert_eq!(body[0]["password"].as_str(), cam.password.as_deref());
+        let audit = s.audit(&token).await;
+        assert!(
+            audit
+                .to_string()
+                .contains("exported the passwords of 1 camera(s)")
+        );
         s.task.abort();
     }
 
@@ -345,6 +368,40 @@ mod tests {
             .unwrap();
         assert_eq!(resp.status(), 429);
         assert!(resp.headers().contains_key("retry-after"));
+        s.task.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_lan_hosts_guessing_lock_only_themselves_out() {
+        let s = site(1).await;
+        let mut guessers = tokio::task::JoinSet::new();
+        for host in 2..=21u8 {
+            let base = s.base.clone();
+            guessers.spawn(async move {
+                let http = reqwest::Client::builder()
+                    .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+                    .build()
+                    .unwrap();
+                let mut last = 0;
+                for _ in 0..=crate::store::limits::MAX_FAILURES {
+                    last = http
+                        .post(format!("{base}/api/login"))
+                        .json(&json!({"username": "admin", "password": "guess"}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                }
+                last
+            });
+        }
+        while let Some(last) = guessers.join_next().await {
+            assert_eq!(last.unwrap(), 429, "each guessing host is locked out");
+        }
+        // The admin, from an address of their own, signs in at the first try.
+        let token = s.login().await;
+        assert!(!token.is_empty());
         s.task.abort();
     }
 
