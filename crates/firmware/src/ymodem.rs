@@ -374,6 +374,38 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever the line does, a transfer ends, and a file that completes is the file
+        /// that was sent: noise may cost a transfer, never corrupt one.
+        #[test]
+        fn noise_never_corrupts_a_completed_file(
+            seed in proptest::prelude::any::<u64>(),
+            len in 0usize..6000,
+            corrupt in 0u64..5000,
+            drop in 0u64..3000,
+            garbage in 0u64..3000,
+            duplicate in 0u64..500_000,
+            reply_drop in 0u64..200_000,
+        ) {
+            let noise = Noise { corrupt, drop, garbage, duplicate, reply_drop, cut_after: None };
+            let payload = data(len);
+            let (run, sender, receiver) = transfer(&payload, noise, seed);
+            proptest::prop_assert!(sender.is_finished() && receiver.is_finished());
+            let complete = run
+                .receiver_events
+                .iter()
+                .any(|e| matches!(e, ReceiveEvent::FileComplete { .. }));
+            if complete {
+                proptest::prop_assert!(run.received == payload);
+            }
+            if sender.file_delivered() {
+                proptest::prop_assert!(complete);
+            }
+        }
+    }
+
     #[test]
     fn duplicate_blocks_are_dropped() {
         let noise = Noise {
