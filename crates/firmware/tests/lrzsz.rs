@@ -3,7 +3,8 @@
 //! stdin and stdout, with a ~300 KB signed image each way (checked as it arrives, as a
 //! camera does).
 //!
-//! The test needs the `lrzsz` package (`sb`, `rb`); without it, it says so and passes.
+//! The test needs the `lrzsz` package (`sb`, `rb`), which the README's test command
+//! installs; without it, it fails and says so.
 
 use camkey_firmware::image::{self, Intake};
 use camkey_firmware::ymodem::{Limits, ReceiveEvent, Receiver, SendEvent, Sender};
@@ -22,13 +23,12 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Both lrzsz programs, or `None` after saying why the test does nothing.
-fn lrzsz() -> Option<(PathBuf, PathBuf)> {
+/// Both lrzsz programs.
+fn lrzsz() -> (PathBuf, PathBuf) {
     match (which("sb"), which("rb")) {
-        (Some(sb), Some(rb)) => Some((sb, rb)),
+        (Some(sb), Some(rb)) => (sb, rb),
         _ => {
-            eprintln!("SKIPPED: lrzsz's sb and rb are not installed (apt-get install lrzsz)");
-            None
+            panic!("lrzsz's sb and rb are not installed: apt-get install lrzsz (scripts/test does)")
         }
     }
 }
@@ -192,7 +192,7 @@ fn receive_from_sb(sb: &Path, args: &[&str]) -> (String, Vec<u8>) {
 
 #[test]
 fn sb_sends_to_our_receiver() {
-    let Some((sb, _)) = lrzsz() else { return };
+    let (sb, _) = lrzsz();
     let data = payload();
     for args in [&["--ymodem", "-q"][..], &["--ymodem", "-q", "-k"]] {
         let (name, received) = receive_from_sb(&sb, args);
@@ -204,7 +204,7 @@ fn sb_sends_to_our_receiver() {
 
 #[test]
 fn our_sender_sends_to_rb() {
-    let Some((_, rb)) = lrzsz() else { return };
+    let (_, rb) = lrzsz();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = payload();
     let mut peer = Peer::spawn(&rb, &["--ymodem", "-q"], dir.path());
