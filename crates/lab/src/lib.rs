@@ -453,6 +453,25 @@ impl Lab {
     }
 }
 
+/// The password of a lab account, kept in `dir/file` (`{"username", "password"}`, 0600) so
+/// that a resumed lab signs in with the same one; made by `generate` the first time.
+pub(crate) fn kept_password(
+    dir: &Path,
+    file: &str,
+    username: &str,
+    generate: impl FnOnce() -> String,
+) -> Result<String, camkey_camera::store::StoreError> {
+    let file = camkey_camera::store::AtomicFile::new(dir, file)?;
+    let password = file
+        .load::<serde_json::Value>()
+        .ok()
+        .flatten()
+        .and_then(|v| v["password"].as_str().map(String::from))
+        .unwrap_or_else(generate);
+    file.save(&serde_json::json!({"username": username, "password": password}))?;
+    Ok(password)
+}
+
 /// Serves `app` on `listener` until the lab stops.
 fn serve_http(
     listener: tokio::net::TcpListener,

@@ -8,7 +8,6 @@ use crate::plan::LabPlan;
 use crate::{LAB_CUSTOMER, LabError, LabOptions};
 use camkey_camera::device::PowerState;
 use camkey_camera::mail::SmtpSettings;
-use camkey_camera::store::AtomicFile;
 use camkey_factory::VendorKeys;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,15 +38,11 @@ pub(crate) async fn start_nvr(
     let err = |e: &dyn std::fmt::Display| LabError::Nvr(e.to_string());
     let dir = opts.dir.join(NVR_DIR);
     camkey_camera::store::create_private_dir(&dir).map_err(|e| LabError::Io(dir.clone(), e))?;
-    let file = AtomicFile::new(&dir, NVR_ADMIN_FILE).map_err(|e| err(&e))?;
-    let password = file
-        .load::<serde_json::Value>()
-        .ok()
-        .flatten()
-        .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(camkey_nvr::store::vault::generate_password);
-    file.save(
-        &serde_json::json!({"username": camkey_nvr::adopt::CAMERA_USER, "password": password}),
+    let password = crate::kept_password(
+        &dir,
+        NVR_ADMIN_FILE,
+        camkey_nvr::adopt::CAMERA_USER,
+        camkey_nvr::store::vault::generate_password,
     )
     .map_err(|e| err(&e))?;
     // A camera's address shows on its port once it runs (its DHCP lease, as a real switch

@@ -4,7 +4,6 @@
 use crate::plan::LabPlan;
 use crate::{LabError, LabOptions};
 use camkey_camera::mail::{SmtpSettings, TlsMode};
-use camkey_camera::store::AtomicFile;
 use camkey_factory::{VendorKeys, VendorProfile};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -55,13 +54,10 @@ pub(crate) async fn prepare_desk(
     camkey_desk::orders::import(&store, &bytes)
         .await
         .map_err(|e| err(&e))?;
-    let file = AtomicFile::new(vendor_dir, STAFF_FILE).map_err(|e| err(&e))?;
-    let password = file
-        .load::<serde_json::Value>()
-        .ok()
-        .flatten()
-        .and_then(|v| v["password"].as_str().map(String::from))
-        .unwrap_or_else(|| camkey_desk::staff::random_password(LAB_STAFF));
+    let password = crate::kept_password(vendor_dir, STAFF_FILE, LAB_STAFF, || {
+        camkey_desk::staff::random_password(LAB_STAFF)
+    })
+    .map_err(|e| err(&e))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -76,8 +72,6 @@ pub(crate) async fn prepare_desk(
     )
     .await
     .map_err(|e| err(&e))?;
-    file.save(&serde_json::json!({"username": LAB_STAFF, "password": password}))
-        .map_err(|e| err(&e))?;
     Ok((LAB_STAFF.into(), password))
 }
 

@@ -88,6 +88,20 @@ fn nvr_store(dir: &Path) -> Arc<Store> {
     store
 }
 
+/// The adoption engine over `switch`, trusting the device CA in `keys_dir`.
+fn adopter(
+    store: &Arc<Store>,
+    switch: &Arc<SimSwitch>,
+    keys_dir: &Path,
+) -> Arc<Adopter<ClientLink>> {
+    Arc::new(Adopter::new(
+        store.clone(),
+        switch.clone(),
+        Arc::new(ClientLink::new(ca(keys_dir))),
+        Arc::new(|_| {}),
+    ))
+}
+
 fn ca(keys_dir: &Path) -> DeviceCa {
     DeviceCa::from_pem(&std::fs::read(keys_dir.join("device-ca.pem")).unwrap()).unwrap()
 }
@@ -105,13 +119,7 @@ async fn adopts_reveals_refuses_impostors_and_readopts_after_a_reset() {
 
     let store = nvr_store(&tmp.path().join("nvr"));
     let switch = Arc::new(SimSwitch::new(4));
-    let link = Arc::new(ClientLink::new(ca(&tmp.path().join("vendor"))));
-    let nvr = Arc::new(Adopter::new(
-        store.clone(),
-        switch.clone(),
-        link,
-        Arc::new(|_| {}),
-    ));
+    let nvr = adopter(&store, &switch, &tmp.path().join("vendor"));
     switch.plug(1, Some(on_port.addr)).unwrap();
     switch.plug(2, Some(impostor.addr)).unwrap();
     nvr.tick_all().await;
@@ -307,12 +315,7 @@ async fn a_device_with_another_cameras_genuine_certificate_gets_no_secret() {
 
     let store = nvr_store(&tmp.path().join("nvr"));
     let switch = Arc::new(SimSwitch::new(1));
-    let nvr = Adopter::new(
-        store.clone(),
-        switch.clone(),
-        Arc::new(ClientLink::new(ca(&tmp.path().join("vendor")))),
-        Arc::new(|_| {}),
-    );
+    let nvr = adopter(&store, &switch, &tmp.path().join("vendor"));
     switch.plug(1, Some(addr)).unwrap();
     assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
     assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
@@ -374,13 +377,7 @@ async fn a_closed_init_window_is_reopened_by_one_power_cycle_of_the_port() {
     switch.set_power_hook(Arc::new(move |port, on| {
         let _ = tx.send((port, on));
     }));
-    let link = Arc::new(ClientLink::new(ca(&tmp.path().join("vendor"))));
-    let nvr = Arc::new(Adopter::new(
-        store.clone(),
-        switch.clone(),
-        link,
-        Arc::new(|_| {}),
-    ));
+    let nvr = adopter(&store, &switch, &tmp.path().join("vendor"));
     switch.plug(1, Some(cam.addr)).unwrap();
     assert_eq!(nvr.tick_port(1).await.unwrap(), ChannelState::Adopting);
     assert_eq!(switch.power_cycles(), vec![1]);
